@@ -1,0 +1,1 @@
+"""Plugin front ends: options -> source -> parser -> rules -> nagiosplugin output."""

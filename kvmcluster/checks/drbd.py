@@ -1,0 +1,124 @@
+"""check_drbd: DRBD replication health (8.x /proc/drbd, DRBD 9 drbdsetup JSON or events2)."""
+
+from __future__ import annotations
+
+import argparse
+
+from kvmcluster.runtime.cli import guarded_main, plugin_parser
+
+NAME = "DRBD"
+
+DESCRIPTION = """\
+Checks DRBD replication on this node: connection, disk states, roles, resync progress,
+out-of-sync data, quorum and suspended I/O.
+
+Without an input option it reads /proc/drbd and, on DRBD 9, runs
+`drbdsetup status --json --statistics` (falling back to `drbdsetup events2 --now`).
+Captured output can be given instead (PATH or - for standard input).
+
+states: CRITICAL not connected (StandAlone: possible split brain), disk Diskless/Failed/
+        Outdated/DUnknown or Inconsistent without resync, quorum lost, I/O suspended,
+        role not as expected, resource configured but not up, module not loaded;
+        WARNING resync/verify running, out-of-sync data (--oos-warning);
+        UNKNOWN unreadable input or no resource at all.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = plugin_parser(NAME, "check_drbd", DESCRIPTION)
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--proc-file", metavar="PATH", help="captured /proc/drbd (DRBD 8.x)")
+    source.add_argument(
+        "--json-file", metavar="PATH", help="captured `drbdsetup status --json --statistics`"
+    )
+    source.add_argument(
+        "--events-file", metavar="PATH", help="captured `drbdsetup events2 --now --statistics`"
+    )
+    parser.add_argument(
+        "-r",
+        "--resource",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="check only this resource (name or minor number; repeatable)",
+    )
+    parser.add_argument(
+        "-x",
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="skip this resource (name or minor number; repeatable)",
+    )
+    parser.add_argument(
+        "--role",
+        choices=("any", "primary", "secondary", "dual-primary"),
+        default="any",
+        help="expected role: dual-primary = Primary here and on every peer (default any)",
+    )
+    parser.add_argument(
+        "--oos-warning",
+        metavar="RANGE",
+        type=nagios_range,
+        default=None,
+        help="out-of-sync bytes outside this Nagios range warn (default 0: any byte warns)",
+    )
+    parser.add_argument(
+        "--oos-critical",
+        metavar="RANGE",
+        type=nagios_range,
+        default=None,
+        help="out-of-sync bytes outside this Nagios range are critical (default none)",
+    )
+    parser.add_argument(
+        "--drbd-conf",
+        metavar="PATH",
+        help="drbd.conf for resource names of minors and 'configured but not up' "
+        "(default /etc/drbd.conf when checking live and it exists)",
+    )
+    return parser
+
+
+def nagios_range(text: str):
+    from nagiosplugin import Range
+
+    try:
+        return Range(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"bad Nagios range {text!r}: {exc}") from None
+
+
+def _run(argv: list[str] | None) -> None:
+    from nagiosplugin import Range
+
+    from kvmcluster.rules.drbd import DrbdPolicy, evaluate
+    from kvmcluster.runtime.command import set_deadline
+    from kvmcluster.runtime.nagios import build_check
+    from kvmcluster.sources.drbd import load_configured_resources, load_drbd_status
+
+    args = build_parser().parse_args(argv)
+    set_deadline(args.timeout)
+    policy = DrbdPolicy(
+        role=args.role,
+        oos_warning=args.oos_warning if args.oos_warning is not None else Range("0"),
+        oos_critical=args.oos_critical,
+        include=args.resource,
+        exclude=args.exclude,
+    )
+    live = not (args.proc_file or args.json_file or args.events_file)
+
+    def build():
+        status = load_drbd_status(args.proc_file, args.json_file, args.events_file, args.sudo)
+        configured = load_configured_resources(args.drbd_conf, live)
+        return evaluate(status, policy, configured)
+
+    check = build_check(NAME, "resources", build)
+    check.main(verbose=args.verbose, timeout=args.timeout)
+
+
+def main(argv: list[str] | None = None) -> None:
+    guarded_main(NAME, _run, argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Typed models shared by every input format that describes the same thing."""

@@ -1,0 +1,1 @@
+"""Parsers: text -> typed model. Pure functions; bad input raises ParseError."""

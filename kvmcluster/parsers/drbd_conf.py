@@ -1,0 +1,154 @@
+"""drbd.conf (8.3/8.4/9 syntax) -> a tree of statements and sections with file:line.
+
+Used for the names of minors in /proc/drbd and for "configured but not up"; the tree keeps
+enough (file, line, arguments) for config linting.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from dataclasses import dataclass, field
+
+from kvmcluster.errors import ParseError
+from kvmcluster.model.drbd import ConfiguredResource
+
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{};]|[^\s{};"#]+|#[^\n]*|\n|[ \t\r]+')
+_MINOR_DEVICE = re.compile(r"^/dev/drbd(\d+)$")
+
+
+@dataclass
+class ConfNode:
+    keyword: str
+    args: list[str]
+    file: str
+    line: int
+    children: list[ConfNode] | None = None  # None: a statement ending in ';'
+
+    def sections(self, keyword: str) -> list[ConfNode]:
+        return [c for c in self.children or [] if c.keyword == keyword and c.children is not None]
+
+    def statements(self, keyword: str) -> list[ConfNode]:
+        return [c for c in self.children or [] if c.keyword == keyword and c.children is None]
+
+
+@dataclass
+class DrbdConfig:
+    nodes: list[ConfNode] = field(default_factory=list)
+
+    def resources(self) -> list[ConfNode]:
+        return [n for n in self.nodes if n.keyword == "resource" and n.children is not None]
+
+
+def _tokens(text: str, path: str):
+    line = 1
+    pos = 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m:
+            raise ParseError(path, f"unexpected character {text[pos]!r}", line)
+        token = m.group(0)
+        pos = m.end()
+        if token == "\n":
+            line += 1
+        elif token.startswith('"'):
+            yield token[1:-1], line
+            line += token.count("\n")
+        elif token.strip() and not token.startswith("#"):
+            yield token, line
+
+
+def parse_drbd_conf_text(text: str, path: str, _depth: int = 0) -> list[ConfNode]:
+    stack: list[list[ConfNode]] = [[]]
+    words: list[tuple[str, int]] = []
+    for token, line in _tokens(text, path):
+        if token == ";":
+            if not words:
+                continue
+            node = ConfNode(words[0][0], [w for w, _ in words[1:]], path, words[0][1])
+            words = []
+            if node.keyword == "include":
+                stack[-1].extend(_include(node, path, _depth))
+            else:
+                stack[-1].append(node)
+        elif token == "{":
+            if not words:
+                raise ParseError(path, "'{' without a section name", line)
+            node = ConfNode(words[0][0], [w for w, _ in words[1:]], path, words[0][1], [])
+            words = []
+            stack[-1].append(node)
+            stack.append(node.children)
+        elif token == "}":
+            if words:
+                raise ParseError(path, f"missing ';' after {words[-1][0]!r}", words[-1][1])
+            if len(stack) == 1:
+                raise ParseError(path, "unbalanced '}'", line)
+            stack.pop()
+        else:
+            words.append((token, line))
+    if words:
+        raise ParseError(path, f"missing ';' after {words[-1][0]!r}", words[-1][1])
+    if len(stack) != 1:
+        raise ParseError(path, "unclosed '{' at end of file")
+    return [n for n in stack[0] if n.keyword != "skip"]
+
+
+def _include(node: ConfNode, path: str, depth: int) -> list[ConfNode]:
+    if depth > 8:
+        raise ParseError(path, "include nesting too deep", node.line)
+    if not node.args:
+        raise ParseError(path, "include without a file", node.line)
+    pattern = node.args[0]
+    if not os.path.isabs(pattern):
+        pattern = os.path.join(os.path.dirname(path) or ".", pattern)
+    nodes: list[ConfNode] = []
+    for included in sorted(glob.glob(pattern)):
+        nodes.extend(read_drbd_conf(included, depth + 1).nodes)
+    return nodes
+
+
+def read_drbd_conf(path: str, _depth: int = 0) -> DrbdConfig:
+    from kvmcluster.sources.files import read_text
+
+    return DrbdConfig(parse_drbd_conf_text(read_text(path), path, _depth))
+
+
+def _device_minor(node: ConfNode) -> int | None:
+    args = node.args
+    if "minor" in args:
+        index = args.index("minor")
+        if index + 1 < len(args) and args[index + 1].isdigit():
+            return int(args[index + 1])
+    for arg in args:
+        if m := _MINOR_DEVICE.match(arg):
+            return int(m.group(1))
+    return None
+
+
+def _minors(section: ConfNode, hostnames: set[str]) -> list[int]:
+    """Minors of this host's `device` statements, wherever they sit in the resource."""
+    found: list[int] = []
+    for child in section.children or []:
+        if child.keyword == "device" and child.children is None:
+            minor = _device_minor(child)
+            if minor is not None:
+                found.append(minor)
+        elif child.children is not None and child.keyword in ("on", "volume", "floating"):
+            if child.keyword == "on" and hostnames and not set(child.args) & hostnames:
+                continue
+            found.extend(_minors(child, hostnames))
+    return sorted(set(found))
+
+
+def configured_resources(config: DrbdConfig, hostnames: set[str]) -> list[ConfiguredResource]:
+    """Resources this host takes part in (all of them when `hostnames` is empty)."""
+    result = []
+    for section in config.resources():
+        if not section.args:
+            continue
+        hosts = [a for on in section.sections("on") for a in on.args]
+        if hostnames and hosts and not set(hosts) & hostnames:
+            continue
+        result.append(ConfiguredResource(section.args[0], _minors(section, hostnames), hosts=hosts))
+    return result

@@ -1,0 +1,141 @@
+"""`drbdsetup events2 --now --statistics` (DRBD 9 and 8.4.6+ kernels), with or without
+`--timestamps`. Later `change`/`destroy` lines of a longer capture are applied in order."""
+
+from __future__ import annotations
+
+import re
+
+from kvmcluster.errors import ParseError
+from kvmcluster.model.drbd import Connection, Device, DrbdStatus, PeerDevice, Resource
+
+KIB = 1024
+_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+(?:[+-]\d\d:?\d\d|Z)?\s+")
+_EVENTS = {"exists", "create", "change", "destroy", "call", "response"}
+_OBJECTS = {"resource", "connection", "device", "peer-device", "path", "helper", "-"}
+
+
+def _fields(words: list[str], source: str, lineno: int) -> dict[str, str]:
+    fields = {}
+    for word in words:
+        key, sep, value = word.partition(":")  # values such as addresses hold colons
+        if not sep or not key:
+            raise ParseError(source, f"expected key:value, got {word[:40]!r}", lineno)
+        fields[key] = value
+    return fields
+
+
+def parse_events2(text: str, source: str = "drbdsetup events2") -> DrbdStatus:
+    resources: dict[str, dict] = {}
+    connections: dict[tuple, dict] = {}
+    devices: dict[tuple, dict] = {}
+    peer_devices: dict[tuple, dict] = {}
+    seen_any = False
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = _TIMESTAMP.sub("", raw.strip())
+        if not line:
+            continue
+        words = line.split()
+        if len(words) < 2 or words[0] not in _EVENTS or words[1] not in _OBJECTS:
+            raise ParseError(source, f"not an events2 line: {line[:60]!r}", lineno)
+        seen_any = True
+        event, obj = words[0], words[1]
+        if obj in ("-", "path", "helper") or event in ("call", "response"):
+            continue
+        fields = _fields(words[2:], source, lineno)
+        name = fields.get("name")
+        if name is None:
+            raise ParseError(source, f"{obj} event without name:", lineno)
+        peer = fields.get("peer-node-id") or fields.get("conn-name") or ""
+        volume = fields.get("volume", "0")
+        table, key = {
+            "resource": (resources, name),
+            "connection": (connections, (name, peer)),
+            "device": (devices, (name, volume)),
+            "peer-device": (peer_devices, (name, peer, volume)),
+        }[obj]
+        if event == "destroy":
+            table.pop(key, None)
+        else:
+            table.setdefault(key, {}).update(fields)
+    if not seen_any:
+        raise ParseError(source, "no events2 lines")
+    try:
+        return _build(source, resources, connections, devices, peer_devices)
+    except (KeyError, ValueError) as exc:
+        raise ParseError(source, f"missing or bad field {exc}") from None
+
+
+def _kib(fields: dict, key: str) -> int | None:
+    value = fields.get(key)
+    return int(value) * KIB if value is not None else None
+
+
+def _opt_int(fields: dict, key: str) -> int | None:
+    value = fields.get(key)
+    return int(value) if value is not None else None
+
+
+def _yes(fields: dict, key: str) -> bool:
+    return fields.get(key) == "yes"
+
+
+def _build(source, resources, connections, devices, peer_devices) -> DrbdStatus:
+    status = DrbdStatus(source=source)
+    for name, r in resources.items():
+        suspended = r.get("suspended", "no")
+        resource = Resource(
+            name=name,
+            role=r.get("role", "Unknown"),
+            suspended=() if suspended == "no" else tuple(suspended.split(",")),
+        )
+        for (res_name, volume), d in sorted(devices.items(), key=lambda kv: int(kv[0][1])):
+            if res_name != name:
+                continue
+            quorum = d.get("quorum")
+            resource.devices.append(
+                Device(
+                    volume=int(volume),
+                    minor=_opt_int(d, "minor"),
+                    disk=d.get("disk", "DUnknown"),
+                    client=_yes(d, "client"),
+                    quorum=None if quorum is None else quorum == "yes",
+                    size=_kib(d, "size"),
+                    read=_kib(d, "read"),
+                    written=_kib(d, "written"),
+                    local_pending=_opt_int(d, "lower-pending"),
+                    app_pending=_opt_int(d, "upper-pending"),
+                )
+            )
+        for (res_name, peer), c in connections.items():
+            if res_name != name:
+                continue
+            connection = Connection(
+                state=c.get("connection", "Unknown"),
+                peer_role=c.get("role", "Unknown"),
+                peer_name=c.get("conn-name"),
+                peer_node_id=_opt_int(c, "peer-node-id"),
+            )
+            for (pd_res, pd_peer, volume), p in sorted(
+                peer_devices.items(), key=lambda kv: int(kv[0][2])
+            ):
+                if pd_res != name or pd_peer != peer:
+                    continue
+                done = p.get("done")
+                connection.peer_devices.append(
+                    PeerDevice(
+                        volume=int(volume),
+                        replication=p.get("replication", "Off"),
+                        peer_disk=p.get("peer-disk", "DUnknown"),
+                        peer_client=_yes(p, "peer-client"),
+                        out_of_sync=_kib(p, "out-of-sync"),
+                        resync_done_percent=float(done) if done is not None else None,
+                        resync_suspended=p.get("resync-suspended", "no"),
+                        sent=_kib(p, "sent"),
+                        received=_kib(p, "received"),
+                        pending=_opt_int(p, "pending"),
+                        unacked=_opt_int(p, "unacked"),
+                    )
+                )
+            resource.connections.append(connection)
+        status.resources.append(resource)
+    return status

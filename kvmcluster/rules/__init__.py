@@ -1,0 +1,1 @@
+"""Rules: model -> findings with a state and a reason. Pure: no I/O, no commands."""

@@ -1,0 +1,339 @@
+"""DRBD health: DrbdStatus (+ drbd.conf resources) -> one Finding per resource."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+
+from nagiosplugin import Range
+
+from kvmcluster.model.drbd import ConfiguredResource, DrbdStatus, PeerDevice, Resource
+from kvmcluster.model.findings import Finding, Perf, Report, State
+
+ROLES = ("any", "primary", "secondary", "dual-primary")
+
+# Disk states that are fine / passing through / broken, for the local and the peer disk.
+_TRANSITIONAL_DISK = {"Attaching", "Detaching", "Negotiating", "Consistent"}
+_BROKEN_DISK = {"Failed", "Outdated", "DUnknown", "Diskless"}
+
+
+@dataclass
+class DrbdPolicy:
+    role: str = "any"
+    oos_warning: Range | None = field(default_factory=lambda: Range("0"))
+    oos_critical: Range | None = None
+    include: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+
+
+def name_minors(status: DrbdStatus, configured: list[ConfiguredResource] | None) -> DrbdStatus:
+    """Give /proc/drbd minors their resource names from drbd.conf (volume suffix if several)."""
+    if not configured:
+        return status
+    by_minor: dict[int, str] = {}
+    for res in configured:
+        for volume, minor in enumerate(res.minors):
+            by_minor[minor] = res.name if len(res.minors) == 1 else f"{res.name}/{volume}"
+    renamed = []
+    for resource in status.resources:
+        minors = resource.minors
+        if resource.name.startswith("drbd") and len(minors) == 1 and minors[0] in by_minor:
+            resource = replace(resource, name=by_minor[minors[0]])
+        renamed.append(resource)
+    return replace(status, resources=renamed)
+
+
+def _matches(resource_name: str, minors: list[int], selectors: list[str]) -> bool:
+    keys = {resource_name, resource_name.split("/")[0]}
+    for minor in minors:
+        keys |= {str(minor), f"drbd{minor}", f"/dev/drbd{minor}"}
+    return bool(keys & set(selectors))
+
+
+def _selected(name: str, minors: list[int], policy: DrbdPolicy) -> bool:
+    if policy.include and not _matches(name, minors, policy.include):
+        return False
+    return not _matches(name, minors, policy.exclude)
+
+
+def human_bytes(value: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def human_duration(seconds: int) -> str:
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+def perf_label(name: str) -> str:
+    """A perfdata label that needs no quoting: resource names may hold '/', '.' or others."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+
+
+class _Verdict:
+    """Collects problems of one resource, keeping the worst state."""
+
+    def __init__(self) -> None:
+        self.problems: list[tuple[State, str]] = []
+
+    def add(self, state: State, text: str) -> None:
+        self.problems.append((state, text))
+
+    @property
+    def state(self) -> State:
+        return max((s for s, _ in self.problems), key=lambda s: s.severity, default=State.OK)
+
+    def texts(self) -> tuple[str, ...]:
+        ordered = sorted(self.problems, key=lambda p: -p[0].severity)
+        return tuple(text for _, text in ordered)
+
+
+def _check_disk(verdict: _Verdict, disk: str, client: bool, resyncing: bool, who: str) -> None:
+    if disk == "UpToDate" or (disk == "Diskless" and client):
+        return
+    if disk == "Inconsistent":
+        if not resyncing:
+            verdict.add(State.CRITICAL, f"{who} Inconsistent, no resync running")
+    elif disk in _BROKEN_DISK:
+        verdict.add(State.CRITICAL, f"{who} {disk}")
+    elif disk in _TRANSITIONAL_DISK:
+        verdict.add(State.WARNING, f"{who} {disk}")
+    else:
+        verdict.add(State.WARNING, f"{who} in unexpected state {disk}")
+
+
+def _resync_text(peer: PeerDevice, connection_label: str) -> str:
+    text = f"{peer.replication}{connection_label}"
+    percent = peer.resync_done_percent
+    if percent is None and peer.in_sync_percent is not None:
+        percent = peer.in_sync_percent
+    if percent is not None:
+        text += f" {percent:.1f}% done"
+    if peer.eta_seconds is not None:
+        text += f", ETA {human_duration(peer.eta_seconds)}"
+    if peer.stalled:
+        text += " (stalled)"
+    if peer.resync_suspended not in ("no", ""):
+        text += f" (paused: {peer.resync_suspended})"
+    return text
+
+
+def _oos_total(resource: Resource) -> int | None:
+    """Bytes not yet on every peer: per volume the largest gap among peers, summed."""
+    per_volume: dict[int, int] = {}
+    seen = False
+    for connection in resource.connections:
+        for peer in connection.peer_devices:
+            if peer.out_of_sync is None:
+                continue
+            seen = True
+            per_volume[peer.volume] = max(per_volume.get(peer.volume, 0), peer.out_of_sync)
+    return sum(per_volume.values()) if seen else None
+
+
+def _sync_percent(resource: Resource) -> float | None:
+    values = []
+    for connection in resource.connections:
+        for peer in connection.peer_devices:
+            if peer.resyncing and peer.resync_done_percent is not None:
+                values.append(peer.resync_done_percent)
+            elif peer.in_sync_percent is not None:
+                values.append(peer.in_sync_percent)
+            elif connection.connected and peer.replication == "Established":
+                values.append(100.0 if not peer.out_of_sync else None)
+    values = [v for v in values if v is not None]
+    return min(values) if values else None
+
+
+def _describe(resource: Resource) -> str:
+    disks = "/".join(
+        "Diskless (client)" if d.client and d.disk == "Diskless" else d.disk
+        for d in resource.devices
+    )
+    minors = ",".join(str(m) for m in resource.minors)
+    parts = [f"{resource.name}{f' (minor {minors})' if minors else ''}: {resource.role} {disks}"]
+    for connection in resource.connections:
+        peer_disks = "/".join(p.peer_disk for p in connection.peer_devices) or "-"
+        who = f"peer {connection.peer_name}" if connection.peer_name else "peer"
+        repl = {p.replication for p in connection.peer_devices} - {"Established", "Off"}
+        extra = f" {'/'.join(sorted(repl))}" if repl else ""
+        parts.append(
+            f"{who} {connection.state}{extra} {connection.peer_role} {peer_disks}".rstrip()
+        )
+    if not resource.connections:
+        parts.append("no peer connection")
+    oos = _oos_total(resource)
+    if oos:
+        parts.append(f"{human_bytes(oos)} out of sync")
+    return "; ".join(parts)
+
+
+def evaluate_resource(resource: Resource, policy: DrbdPolicy) -> Finding:
+    """Problems in the order an admin acts on them: I/O, quorum, link, disks, roles, data."""
+    verdict = _Verdict()
+    if resource.suspended:
+        reasons = [r for r in resource.suspended if r != "io"]
+        verdict.add(
+            State.CRITICAL, "I/O suspended" + (f" ({', '.join(reasons)})" if reasons else "")
+        )
+    if any(device.quorum is False for device in resource.devices):
+        verdict.add(State.CRITICAL, "quorum lost")
+    several_peers = len(resource.connections) > 1
+    if not resource.connections:
+        verdict.add(State.CRITICAL, "no peer connection")
+    for connection in resource.connections:
+        label = f" to {connection.peer_name}" if several_peers and connection.peer_name else ""
+        if connection.state == "StandAlone":
+            verdict.add(State.CRITICAL, f"StandAlone{label} (possible split brain)")
+        elif not connection.connected:
+            verdict.add(State.CRITICAL, f"{connection.state}{label} (peer not connected)")
+    resyncing_volumes = {
+        p.volume for c in resource.connections for p in c.peer_devices if p.resyncing
+    }
+    for device in resource.devices:
+        who = "disk" if len(resource.devices) == 1 else f"disk of volume {device.volume}"
+        _check_disk(verdict, device.disk, device.client, device.volume in resyncing_volumes, who)
+    for connection in resource.connections:
+        if not connection.connected:
+            continue
+        label = f" to {connection.peer_name}" if several_peers and connection.peer_name else ""
+        for peer in connection.peer_devices:
+            if peer.resyncing:
+                verdict.add(State.WARNING, _resync_text(peer, label))
+            elif peer.replication != "Established":
+                verdict.add(State.WARNING, f"replication {peer.replication}{label}")
+            _check_disk(
+                verdict, peer.peer_disk, peer.peer_client, peer.resyncing, f"peer disk{label}"
+            )
+    expected_local = {"primary": "Primary", "secondary": "Secondary", "dual-primary": "Primary"}
+    want = expected_local.get(policy.role)
+    if want and resource.role != want:
+        verdict.add(State.CRITICAL, f"role {resource.role}, expected {want}")
+    if policy.role == "dual-primary":
+        for connection in resource.connections:
+            if connection.connected and connection.peer_role != "Primary":
+                label = f" of {connection.peer_name}" if connection.peer_name else ""
+                verdict.add(
+                    State.CRITICAL,
+                    f"peer role{label} {connection.peer_role}, expected Primary (dual-primary)",
+                )
+    if not verdict.problems:
+        _check_out_of_sync(verdict, resource, policy)
+    return Finding(resource.name, verdict.state, verdict.texts(), _describe(resource))
+
+
+def _check_out_of_sync(verdict: _Verdict, resource: Resource, policy: DrbdPolicy) -> None:
+    settled = all(
+        c.connected and all(not p.resyncing for p in c.peer_devices) for c in resource.connections
+    )
+    oos = _oos_total(resource)
+    if not settled or not oos or not resource.connections:
+        return
+    text = f"{human_bytes(oos)} out of sync"
+    if policy.oos_critical is not None and not policy.oos_critical.match(oos):
+        verdict.add(State.CRITICAL, text)
+    elif policy.oos_warning is not None and not policy.oos_warning.match(oos):
+        verdict.add(State.WARNING, text)
+
+
+def _perfdata(resource: Resource, policy: DrbdPolicy) -> list[Perf]:
+    label = perf_label(resource.name)
+    perf = []
+    oos = _oos_total(resource)
+    if oos is not None:
+        perf.append(
+            Perf(
+                f"{label}_oos",
+                oos,
+                "B",
+                str(policy.oos_warning or ""),
+                str(policy.oos_critical or ""),
+                min=0,
+            )
+        )
+    sync = _sync_percent(resource)
+    if sync is not None:
+        perf.append(Perf(f"{label}_sync", round(sync, 2), "%", min=0, max=100))
+    peers = [p for c in resource.connections for p in c.peer_devices]
+
+    def total(values):
+        values = [v for v in values if v is not None]
+        return sum(values) if values else None
+
+    for suffix, value, uom in (
+        ("net_sent", total(p.sent for p in peers), "c"),
+        ("net_received", total(p.received for p in peers), "c"),
+        ("disk_read", total(d.read for d in resource.devices), "c"),
+        ("disk_written", total(d.written for d in resource.devices), "c"),
+        ("pending", total(p.pending for p in peers), ""),
+        ("unacked", total(p.unacked for p in peers), ""),
+    ):
+        if value is not None:
+            perf.append(Perf(f"{label}_{suffix}", value, uom, min=0))
+    return perf
+
+
+def evaluate(
+    status: DrbdStatus,
+    policy: DrbdPolicy,
+    configured: list[ConfiguredResource] | None = None,
+) -> Report:
+    report = Report()
+    if not status.loaded:
+        report.findings.append(
+            Finding(
+                "",
+                State.CRITICAL,
+                ("DRBD kernel module not loaded (no /proc/drbd)",),
+                "modprobe drbd, then drbdadm up all (or start the drbd service)",
+            )
+        )
+        return report
+    status = name_minors(status, configured)
+    resources = [r for r in status.resources if _selected(r.name, r.minors, policy)]
+    for resource in resources:
+        report.findings.append(evaluate_resource(resource, policy))
+        report.perfdata.extend(_perfdata(resource, policy))
+    up_names = {r.name.split("/")[0] for r in status.resources}
+    up_minors = {m for r in status.resources for m in r.minors}
+    for res in configured or []:
+        if not _selected(res.name, res.minors, policy):
+            continue
+        up = res.name in up_names or (res.minors and set(res.minors) <= up_minors)
+        if not up:
+            report.findings.append(
+                Finding(
+                    res.name, State.CRITICAL, ("configured but not up",), f"drbdadm up {res.name}"
+                )
+            )
+    known = up_names | {r.name for r in configured or []}
+    for selector in policy.include:
+        if not _matches_any(selector, status, configured, known):
+            report.findings.append(
+                Finding(selector, State.CRITICAL, ("not found (resource not up?)",))
+            )
+    report.ok_summary = _ok_summary(resources)
+    if not report.findings:
+        what = "no DRBD resource matches -r/-x" if status.resources else "no DRBD resources"
+        report.findings.append(Finding("", State.UNKNOWN, (f"{what} in {status.source}",)))
+    return report
+
+
+def _ok_summary(resources: list[Resource]) -> str:
+    roles = sorted({"/".join([r.role] + [c.peer_role for c in r.connections]) for r in resources})
+    count = len(resources)
+    noun = "resource" if count == 1 else "resources"
+    return f"{count} {noun} Connected and UpToDate ({', '.join(roles)})"
+
+
+def _matches_any(selector, status, configured, known) -> bool:
+    if selector in known:
+        return True
+    for resource in status.resources:
+        if _matches(resource.name, resource.minors, [selector]):
+            return True
+    return any(_matches(r.name, r.minors, [selector]) for r in configured or [])

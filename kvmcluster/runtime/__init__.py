@@ -1,0 +1,1 @@
+"""What every plugin shares: options, the error guard, the command runner, nagiosplugin glue."""

@@ -1,0 +1,94 @@
+"""Options and behaviour every plugin shares: -h -V -v -t --sudo, exit 3 on bad arguments,
+one UNKNOWN line instead of a traceback (the traceback only with -vvv)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from kvmcluster import __version__
+
+DEFAULT_TIMEOUT = 10
+
+
+class PluginArgumentParser(argparse.ArgumentParser):
+    """argparse that answers bad arguments with an UNKNOWN line and exit code 3, not 2."""
+
+    def __init__(self, check_name: str, **kwargs):
+        self.check_name = check_name
+        super().__init__(**kwargs)
+
+    def error(self, message):
+        print(f"{self.check_name} UNKNOWN - bad arguments: {message} (see {self.prog} -h)")
+        sys.exit(3)
+
+    def exit(self, status=0, message=None):
+        if message:
+            sys.stderr.write(message)
+        sys.exit(3 if status == 2 else status)
+
+
+def plugin_parser(check_name: str, prog: str, description: str) -> PluginArgumentParser:
+    parser = PluginArgumentParser(
+        check_name,
+        prog=prog,
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-V", "--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="one line per item with -v; -vvv also shows tracebacks of internal errors",
+    )
+    parser.add_argument(
+        "-t",
+        "--timeout",
+        type=positive_int,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help="answer UNKNOWN after this many seconds (default %(default)s)",
+    )
+    parser.add_argument(
+        "--sudo",
+        action="store_true",
+        help="run the commands as `sudo -n CMD` (install icinga/sudoers)",
+    )
+    return parser
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0: {text!r}")
+    return value
+
+
+def guarded_main(check_name: str, main: Callable[[list[str] | None], None], argv=None) -> None:
+    """Run a plugin's main so that nothing but one status line and exit 0-3 comes out."""
+    import nagiosplugin
+
+    verbose = sum(a.count("v") for a in (argv or sys.argv[1:]) if a.startswith("-v"))
+    try:
+        main(argv)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 3)
+        sys.stdout.flush()
+        raise SystemExit(code if 0 <= code <= 3 else 3) from None
+    except nagiosplugin.Timeout as exc:
+        print(f"{check_name} UNKNOWN - no result within {exc}s (raise -t if the node is slow)")
+    except KeyboardInterrupt:
+        print(f"{check_name} UNKNOWN - interrupted")
+    except Exception as exc:  # the last line of defence: never a bare traceback
+        print(f"{check_name} UNKNOWN - internal error: {type(exc).__name__}: {exc}")
+        if verbose >= 3:
+            import traceback
+
+            traceback.print_exc(file=sys.stdout)
+    raise SystemExit(3)

@@ -1,0 +1,92 @@
+"""Where the DRBD state comes from: a captured file, /proc/drbd, or drbdsetup."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from kvmcluster.errors import SourceError
+from kvmcluster.model.drbd import ConfiguredResource, DrbdStatus
+from kvmcluster.parsers.drbd_events import parse_events2
+from kvmcluster.parsers.drbd_json import parse_status_json
+from kvmcluster.parsers.drbd_proc import parse_proc_drbd
+from kvmcluster.runtime.command import command_failure, run_command
+from kvmcluster.sources.files import input_label, read_text
+
+PROC_DRBD = "/proc/drbd"
+DEFAULT_DRBD_CONF = "/etc/drbd.conf"
+STATUS_JSON_ARGV = ["drbdsetup", "status", "--json", "--statistics"]
+EVENTS2_ARGV = ["drbdsetup", "events2", "--now", "--statistics", "all"]
+
+
+def load_drbd_status(
+    proc_file: str | None = None,
+    json_file: str | None = None,
+    events_file: str | None = None,
+    sudo: bool = False,
+) -> DrbdStatus:
+    """The first input given wins; with none, read the live state of this node."""
+    if json_file:
+        return parse_status_json(read_text(json_file, "--json-file"), input_label(json_file))
+    if events_file:
+        return parse_events2(read_text(events_file, "--events-file"), input_label(events_file))
+    if proc_file:
+        status = parse_proc_drbd(read_text(proc_file, "--proc-file"), input_label(proc_file))
+        if status.is_drbd9_without_resources:
+            raise SourceError(
+                f"{status.source} is from DRBD {status.version}, which lists no resources there: "
+                "capture `drbdsetup status --json --statistics` and use --json-file"
+            )
+        return status
+    return _load_live(sudo)
+
+
+def _load_live(sudo: bool) -> DrbdStatus:
+    if not os.path.exists(PROC_DRBD):
+        return DrbdStatus(source=PROC_DRBD, loaded=False)
+    status = parse_proc_drbd(read_text(PROC_DRBD, "DRBD state"), PROC_DRBD)
+    if not status.is_drbd9_without_resources:
+        return status
+    result = run_command(STATUS_JSON_ARGV, sudo=sudo, ok_codes=None)
+    if result.returncode == 0:
+        parsed = parse_status_json(result.stdout, " ".join(STATUS_JSON_ARGV))
+    elif _json_rejected(result.stderr):
+        # drbd-utils without --json (or an 8.4 kernel behind drbd-utils 9): use events2.
+        events = run_command(EVENTS2_ARGV, sudo=sudo)
+        parsed = parse_events2(events.stdout, " ".join(EVENTS2_ARGV))
+    else:
+        raise command_failure(result, sudo=sudo)
+    parsed.version = status.version
+    return parsed
+
+
+def _json_rejected(stderr: str) -> bool:
+    text = stderr.lower()
+    return "json" in text or "unrecognized option" in text or "invalid option" in text
+
+
+def local_hostnames() -> set[str]:
+    name = socket.gethostname()
+    return {name, name.split(".")[0]}
+
+
+def load_configured_resources(
+    path: str | None, live: bool, hostnames: set[str] | None = None
+) -> list[ConfiguredResource] | None:
+    """Resources from drbd.conf, or None when no config is to be used.
+
+    An explicit path must be readable. Without one, /etc/drbd.conf is used for live checks
+    only, and only when it exists: a captured state is not compared with this host's config.
+    """
+    from kvmcluster.parsers.drbd_conf import configured_resources, read_drbd_conf
+
+    if path is None:
+        if not live or not os.path.exists(DEFAULT_DRBD_CONF):
+            return None
+        path = DEFAULT_DRBD_CONF
+    config = read_drbd_conf(path)
+    found = configured_resources(config, local_hostnames() if hostnames is None else hostnames)
+    if not found:
+        # A config copied from another node: none of its `on` sections names this host.
+        found = configured_resources(config, set())
+    return found
