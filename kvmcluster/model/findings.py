@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -20,18 +21,23 @@ class State(IntEnum):
         return {0: 0, 1: 1, 3: 2, 2: 3}[self.value]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Finding:
     """The verdict on one item (a DRBD resource, a node, a VM ...).
 
     `problems` are the short reasons, worst first; `detail` is the one-line description
-    shown with -v whatever the state.
+    shown with -v whatever the state. `describe` may be a function so that the description
+    is only built when someone reads it.
     """
 
     item: str
     state: State
     problems: tuple[str, ...] = ()
-    detail: str = ""
+    describe: str | Callable[[], str] = ""
+
+    @property
+    def detail(self) -> str:
+        return self.describe() if callable(self.describe) else self.describe
 
     @property
     def summary(self) -> str:
@@ -41,17 +47,32 @@ class Finding:
         return f"{self.item} {text}" if text else self.item
 
 
-@dataclass(frozen=True)
 class Perf:
-    """One perfdata value; `label` must stay the same across runs."""
+    """One perfdata value; `label` must stay the same across runs. A plain slotted class:
+    big clusters create thousands of these every minute."""
 
-    label: str
-    value: float
-    uom: str = ""
-    warn: str = ""
-    crit: str = ""
-    min: float | None = None
-    max: float | None = None
+    __slots__ = ("label", "value", "uom", "warn", "crit", "min", "max")
+
+    def __init__(
+        self,
+        label: str,
+        value: float,
+        uom: str = "",
+        warn: str = "",
+        crit: str = "",
+        min: float | None = None,  # noqa: A002 - the perfdata field's own name
+        max: float | None = None,  # noqa: A002
+    ):
+        self.label = label
+        self.value = value
+        self.uom = uom
+        self.warn = warn
+        self.crit = crit
+        self.min = min
+        self.max = max
+
+    def __repr__(self) -> str:
+        return f"Perf({self.label}={self.value}{self.uom})"
 
 
 @dataclass

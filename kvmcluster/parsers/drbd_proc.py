@@ -22,8 +22,6 @@ _MINOR = re.compile(r"^\s*(\d+):\s+cs:(\S+)(.*)$")
 _STATE_REST = re.compile(
     r"^\s+(?:ro|st):(\w+)/(\w+)\s+ds:(\w+)/(\w+)(?:\s+([ABC]))?(?:\s+([rs][-\w]*))?\s*$"
 )
-_COUNTERS = re.compile(r"^\s+ns:")
-_COUNTER = re.compile(r"(\w+):(\S+)")
 _PROGRESS = re.compile(
     r"^\s*\[[=>.]*\]\s+(sync'ed|verified):\s*([\d.]+)%\s+\((\d+)/(\d+)\)([KM])\s*$"
 )
@@ -40,27 +38,28 @@ def parse_proc_drbd(text: str, source: str = "/proc/drbd") -> DrbdStatus:
     current: Resource | None = None
     seen_version = False
     for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():  # DRBD prints a blank line for each missing minor
+        stripped = line.lstrip()
+        if not stripped:  # DRBD prints a blank line for each missing minor
             continue
-        if m := _VERSION.match(line):
+        # Cheap dispatch on the line's start first: this loop runs for every line of every
+        # minor, every minute.
+        if stripped.startswith("ns:") and current is not None:
+            _apply_counters(current, stripped, source, lineno)
+        elif stripped[0].isdigit() and (m := _MINOR.match(line)):
+            current = _parse_minor(m, status, source, lineno)
+        elif m := _VERSION.match(line):
             status.version = m.group(1)
             seen_version = True
+        elif _HEADER.match(line):
             continue
-        if _HEADER.match(line):
-            continue
-        if m := _MINOR.match(line):
-            current = _parse_minor(m, status, source, lineno)
-            continue
-        if current is None:
-            raise ParseError(source, f"unexpected line {line.strip()[:60]!r}", lineno)
-        if _COUNTERS.match(line):
-            _apply_counters(current, dict(_COUNTER.findall(line)), source, lineno)
+        elif current is None:
+            raise ParseError(source, f"unexpected line {stripped[:60]!r}", lineno)
         elif m := _PROGRESS.match(line):
             _apply_progress(current, m)
         elif m := _FINISH.match(line):
             _apply_finish(current, m)
         elif not _DETAIL.match(line):
-            raise ParseError(source, f"unexpected line {line.strip()[:60]!r}", lineno)
+            raise ParseError(source, f"unexpected line {stripped[:60]!r}", lineno)
     if not seen_version:
         raise ParseError(source, "no 'version:' line: this is not /proc/drbd output")
     return status
@@ -99,29 +98,25 @@ def _parse_minor(m: re.Match, status: DrbdStatus, source: str, lineno: int) -> R
     return resource
 
 
-def _kib(counters: dict[str, str], key: str) -> int | None:
-    value = counters.get(key)
-    return int(value) * KIB if value is not None else None
-
-
-def _int(counters: dict[str, str], key: str) -> int | None:
-    value = counters.get(key)
-    return int(value) if value is not None else None
-
-
-def _apply_counters(resource: Resource, counters: dict[str, str], source: str, lineno: int):
+def _apply_counters(resource: Resource, line: str, source: str, lineno: int) -> None:
+    """`ns:.. nr:.. dw:.. dr:.. al:.. bm:.. lo:.. pe:.. ua:.. ap:.. [ep:.. wo:.. oos:..]` (KiB)."""
+    counters = {}
+    for word in line.split():
+        key, _, value = word.partition(":")
+        counters[key] = value
     try:
         device = resource.devices[0]
         peer = resource.connections[0].peer_devices[0]
-        peer.sent = _kib(counters, "ns")
-        peer.received = _kib(counters, "nr")
-        device.written = _kib(counters, "dw")
-        device.read = _kib(counters, "dr")
-        device.local_pending = _int(counters, "lo")
-        peer.pending = _int(counters, "pe")
-        peer.unacked = _int(counters, "ua")
-        device.app_pending = _int(counters, "ap")
-        peer.out_of_sync = _kib(counters, "oos")
+        get = counters.get
+        peer.sent = int(get("ns")) * KIB if "ns" in counters else None
+        peer.received = int(get("nr")) * KIB if "nr" in counters else None
+        device.written = int(get("dw")) * KIB if "dw" in counters else None
+        device.read = int(get("dr")) * KIB if "dr" in counters else None
+        device.local_pending = int(get("lo")) if "lo" in counters else None
+        peer.pending = int(get("pe")) if "pe" in counters else None
+        peer.unacked = int(get("ua")) if "ua" in counters else None
+        device.app_pending = int(get("ap")) if "ap" in counters else None
+        peer.out_of_sync = int(get("oos")) * KIB if "oos" in counters else None
     except ValueError as exc:
         raise ParseError(source, f"bad counter value ({exc})", lineno) from None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 from nagiosplugin import Range
 
@@ -51,6 +52,8 @@ def _matches(resource_name: str, minors: list[int], selectors: list[str]) -> boo
 
 
 def _selected(name: str, minors: list[int], policy: DrbdPolicy) -> bool:
+    if not policy.include and not policy.exclude:
+        return True
     if policy.include and not _matches(name, minors, policy.include):
         return False
     return not _matches(name, minors, policy.exclude)
@@ -223,7 +226,7 @@ def evaluate_resource(resource: Resource, policy: DrbdPolicy) -> Finding:
                 )
     if not verdict.problems:
         _check_out_of_sync(verdict, resource, policy)
-    return Finding(resource.name, verdict.state, verdict.texts(), _describe(resource))
+    return Finding(resource.name, verdict.state, verdict.texts(), partial(_describe, resource))
 
 
 def _check_out_of_sync(verdict: _Verdict, resource: Resource, policy: DrbdPolicy) -> None:
@@ -240,41 +243,44 @@ def _check_out_of_sync(verdict: _Verdict, resource: Resource, policy: DrbdPolicy
         verdict.add(State.WARNING, text)
 
 
-def _perfdata(resource: Resource, policy: DrbdPolicy) -> list[Perf]:
+def _perfdata(resource: Resource, oos: int | None, warn: str, crit: str) -> list[Perf]:
+    """Per resource: out-of-sync bytes, sync percent, traffic counters and queue lengths."""
     label = perf_label(resource.name)
     perf = []
-    oos = _oos_total(resource)
     if oos is not None:
-        perf.append(
-            Perf(
-                f"{label}_oos",
-                oos,
-                "B",
-                str(policy.oos_warning or ""),
-                str(policy.oos_critical or ""),
-                min=0,
-            )
-        )
+        perf.append(Perf(f"{label}_oos", oos, "B", warn, crit, 0))
     sync = _sync_percent(resource)
     if sync is not None:
-        perf.append(Perf(f"{label}_sync", round(sync, 2), "%", min=0, max=100))
-    peers = [p for c in resource.connections for p in c.peer_devices]
-
-    def total(values):
-        values = [v for v in values if v is not None]
-        return sum(values) if values else None
-
-    for suffix, value, uom in (
-        ("net_sent", total(p.sent for p in peers), "c"),
-        ("net_received", total(p.received for p in peers), "c"),
-        ("disk_read", total(d.read for d in resource.devices), "c"),
-        ("disk_written", total(d.written for d in resource.devices), "c"),
-        ("pending", total(p.pending for p in peers), ""),
-        ("unacked", total(p.unacked for p in peers), ""),
-    ):
-        if value is not None:
-            perf.append(Perf(f"{label}_{suffix}", value, uom, min=0))
+        perf.append(Perf(f"{label}_sync", round(sync, 2), "%", "", "", 0, 100))
+    totals: dict[str, int] = {}
+    for connection in resource.connections:
+        for peer in connection.peer_devices:
+            for key, value in (
+                ("net_sent", peer.sent),
+                ("net_received", peer.received),
+                ("pending", peer.pending),
+                ("unacked", peer.unacked),
+            ):
+                if value is not None:
+                    totals[key] = totals.get(key, 0) + value
+    for device in resource.devices:
+        for key, value in (("disk_read", device.read), ("disk_written", device.written)):
+            if value is not None:
+                totals[key] = totals.get(key, 0) + value
+    for key, uom in _COUNTERS:
+        if key in totals:
+            perf.append(Perf(f"{label}_{key}", totals[key], uom, "", "", 0))
     return perf
+
+
+_COUNTERS = (
+    ("net_sent", "c"),
+    ("net_received", "c"),
+    ("disk_read", "c"),
+    ("disk_written", "c"),
+    ("pending", ""),
+    ("unacked", ""),
+)
 
 
 def evaluate(
@@ -295,9 +301,11 @@ def evaluate(
         return report
     status = name_minors(status, configured)
     resources = [r for r in status.resources if _selected(r.name, r.minors, policy)]
+    warn = "" if policy.oos_warning is None else str(policy.oos_warning)
+    crit = "" if policy.oos_critical is None else str(policy.oos_critical)
     for resource in resources:
         report.findings.append(evaluate_resource(resource, policy))
-        report.perfdata.extend(_perfdata(resource, policy))
+        report.perfdata.extend(_perfdata(resource, _oos_total(resource), warn, crit))
     up_names = {r.name.split("/")[0] for r in status.resources}
     up_minors = {m for r in status.resources for m in r.minors}
     for res in configured or []:

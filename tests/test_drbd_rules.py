@@ -1,0 +1,128 @@
+"""DRBD rules, read as the admin's questions. Models come from the real fixtures."""
+
+from __future__ import annotations
+
+from nagiosplugin import Range
+
+from kvmcluster.model.drbd import ConfiguredResource, DrbdStatus
+from kvmcluster.model.findings import State
+from kvmcluster.parsers.drbd_json import parse_status_json
+from kvmcluster.parsers.drbd_proc import parse_proc_drbd
+from kvmcluster.rules.drbd import DrbdPolicy, evaluate
+from tests.plugin_runner import FIXTURES
+
+
+def proc(name):
+    return parse_proc_drbd((FIXTURES / name).read_text())
+
+
+def findings(report):
+    return {f.item: f for f in report.findings}
+
+
+def test_standalone_on_one_resource_is_critical_and_says_split_brain():
+    report = evaluate(proc("proc-drbd_84-standalone-split-brain.txt"), DrbdPolicy())
+    assert report.state == State.CRITICAL
+    r0 = findings(report)["drbd0"]
+    assert r0.problems[0] == "StandAlone (possible split brain)"
+    assert findings(report)["drbd1"].state == State.OK
+
+
+def test_resync_is_a_warning_with_percent_and_eta():
+    r1 = findings(evaluate(proc("proc-drbd_84-sync-target.txt"), DrbdPolicy()))["drbd1"]
+    assert r1.state == State.WARNING
+    assert r1.problems == ("SyncTarget 24.5% done, ETA 0:05:12",)
+
+
+def test_inconsistent_disk_during_resync_is_not_critical():
+    r1 = findings(evaluate(proc("proc-drbd_84-sync-target.txt"), DrbdPolicy()))["drbd1"]
+    assert not any("Inconsistent" in p for p in r1.problems)
+
+
+def test_inconsistent_without_resync_is_critical():
+    r0 = findings(evaluate(proc("proc-drbd_84-inconsistent-after-create-md.txt"), DrbdPolicy()))
+    assert r0["drbd0"].state == State.CRITICAL
+    assert "disk Inconsistent, no resync running" in r0["drbd0"].problems
+
+
+def test_dual_primary_expected_but_local_secondary_is_critical():
+    report = evaluate(proc("proc-drbd_84-primary-secondary.txt"), DrbdPolicy(role="dual-primary"))
+    assert findings(report)["drbd0"].problems == ("role Secondary, expected Primary",)
+
+
+def test_dual_primary_expected_but_peer_secondary_is_critical():
+    status = parse_status_json(
+        (FIXTURES / "drbdsetup-status-json_9-three-nodes-ok.json").read_text()
+    )
+    report = evaluate(status, DrbdPolicy(role="dual-primary"))
+    assert report.state == State.CRITICAL
+    assert findings(report)["vm-disks"].problems == (
+        "peer role of node07 Secondary, expected Primary (dual-primary)",
+    )
+
+
+def test_role_any_accepts_primary_secondary():
+    assert evaluate(proc("proc-drbd_84-primary-secondary.txt"), DrbdPolicy()).state == State.OK
+
+
+def test_out_of_sync_warns_by_default_and_ranges_move_the_limits():
+    status = proc("proc-drbd_84-out-of-sync.txt")  # 4 MiB out of sync
+    assert evaluate(status, DrbdPolicy()).state == State.WARNING
+    relaxed = DrbdPolicy(oos_warning=Range("8388608"))
+    assert evaluate(status, relaxed).state == State.OK
+    strict = DrbdPolicy(oos_critical=Range("1048576"))
+    assert evaluate(status, strict).state == State.CRITICAL
+
+
+def test_intentional_diskless_client_is_ok_but_unintentional_is_critical():
+    ok = parse_status_json((FIXTURES / "drbdsetup-status-json_9-diskless-client.json").read_text())
+    assert evaluate(ok, DrbdPolicy()).state == State.OK
+    bad = parse_status_json(
+        (FIXTURES / "drbdsetup-status-json_9-unintentional-diskless.json").read_text()
+    )
+    assert findings(evaluate(bad, DrbdPolicy()))["volnode05"].problems == ("disk Diskless",)
+
+
+def test_module_not_loaded_is_critical():
+    report = evaluate(DrbdStatus(source="/proc/drbd", loaded=False), DrbdPolicy())
+    assert report.state == State.CRITICAL
+    assert "kernel module not loaded" in report.findings[0].summary
+
+
+def test_no_resources_is_unknown_never_ok():
+    status = proc("proc-drbd_84-no-resources.txt")
+    assert evaluate(status, DrbdPolicy()).state == State.UNKNOWN
+
+
+def test_configured_but_not_up_is_critical():
+    status = proc("proc-drbd_84-unconfigured-gaps.txt")  # minors 0 and 4 up, 1 unconfigured
+    configured = [
+        ConfiguredResource("volimages", [0]),
+        ConfiguredResource("volnode05", [1]),
+        ConfiguredResource("volnode06", [4]),
+    ]
+    report = evaluate(status, DrbdPolicy(), configured)
+    by_item = findings(report)
+    assert by_item["volnode05"].problems == ("configured but not up",)
+    assert by_item["volimages"].state == State.OK and by_item["volnode06"].state == State.OK
+
+
+def test_selection_by_name_or_minor_and_exclusion():
+    status = proc("proc-drbd_84-standalone-split-brain.txt")
+    only_healthy = DrbdPolicy(include=["1", "drbd2"])
+    assert [f.item for f in evaluate(status, only_healthy).findings] == ["drbd1", "drbd2"]
+    assert evaluate(status, DrbdPolicy(exclude=["drbd0"])).state == State.OK
+
+
+def test_selected_resource_that_does_not_exist_is_critical():
+    report = evaluate(proc("proc-drbd_84-dual-primary-ok.txt"), DrbdPolicy(include=["r9"]))
+    assert findings(report)["r9"].state == State.CRITICAL
+
+
+def test_perfdata_labels_are_per_resource_and_stable():
+    report = evaluate(proc("proc-drbd_84-sync-target.txt"), DrbdPolicy())
+    labels = [p.label for p in report.perfdata]
+    assert len(labels) == len(set(labels))
+    assert {"drbd1_oos", "drbd1_sync", "drbd1_net_sent", "drbd1_pending"} <= set(labels)
+    sync = next(p for p in report.perfdata if p.label == "drbd1_sync")
+    assert (sync.value, sync.uom) == (24.5, "%")
