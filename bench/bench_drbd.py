@@ -25,7 +25,8 @@ FIXTURE = REPO / "tests" / "fixtures" / "proc-drbd_84-dual-primary-ok.txt"
 def proc_drbd(resources: int) -> str:
     lines = [
         "version: 8.4.11-1 (api:1/proto:86-101)",
-        "GIT-hash: 66145a308421e9c124ec391a7848ac20203bb03c build by mockbuild@, 2018-11-03 01:26:55",
+        "GIT-hash: 66145a308421e9c124ec391a7848ac20203bb03c build by mockbuild@, "
+        "2018-11-03 01:26:55",
     ]
     for minor in range(resources):
         lines.append(f"{minor:2d}: cs:Connected ro:Primary/Primary ds:UpToDate/UpToDate C r-----")

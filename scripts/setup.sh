@@ -29,5 +29,4 @@ fi
 python=/usr/bin/python3
 [ -x "$python" ] || python=python3
 [ -x .venv/bin/python ] || "$python" -m venv .venv
-.venv/bin/pip install -q --disable-pip-version-check --upgrade pip >/dev/null
 .venv/bin/pip install -q --disable-pip-version-check ".$extras"

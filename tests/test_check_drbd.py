@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.plugin_runner import fixture, run_plugin
@@ -300,7 +302,7 @@ def test_verbose_adds_one_line_per_resource():
 def test_stdin_input_gives_the_same_answer_as_the_file():
     path = fixture("proc-drbd_84-sync-target.txt")
     from_file = run_plugin("check_drbd", "--proc-file", path)
-    from_stdin = run_plugin("check_drbd", "--proc-file", "-", stdin=open(path).read())
+    from_stdin = run_plugin("check_drbd", "--proc-file", "-", stdin=Path(path).read_text())
     assert (from_stdin.returncode, from_stdin.first_line) == (
         from_file.returncode,
         from_file.first_line,

@@ -83,8 +83,8 @@ def test_drbd9_falls_back_to_events2_when_json_is_rejected(tmp_path):
     events = fixture("drbdsetup-events2_9-ok.txt")
     script = (
         'case "$*" in\n'
-        '  "status --json --statistics") echo "drbdsetup status: unrecognized option \'--json\'" >&2;'
-        " exit 20;;\n"
+        '  "status --json --statistics")\n'
+        "    echo \"drbdsetup status: unrecognized option '--json'\" >&2; exit 20;;\n"
         f'  "events2 --now --statistics all") cat "{events}";;\n'
         '  *) echo "unexpected: $*" >&2; exit 20;;\n'
         "esac\n"

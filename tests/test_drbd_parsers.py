@@ -182,7 +182,8 @@ class TestEvents2:
         doc = (
             "exists resource name:r0 role:Secondary suspended:no\n"
             "exists path name:r0 peer-node-id:1 conn-name:b local:ipv4:10.0.0.1:7789\n"
-            "exists connection name:r0 peer-node-id:1 conn-name:b connection:Connected role:Primary\n"
+            "exists connection name:r0 peer-node-id:1 conn-name:b connection:Connected"
+            " role:Primary\n"
         )
         assert parse_events2(doc).resources[0].connections[0].peer_role == "Primary"
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from nagiosplugin import Range
-
 from kvmcluster.model.drbd import ConfiguredResource, DrbdStatus
 from kvmcluster.model.findings import State
 from kvmcluster.parsers.drbd_json import parse_status_json
 from kvmcluster.parsers.drbd_proc import parse_proc_drbd
 from kvmcluster.rules.drbd import DrbdPolicy, evaluate
+from kvmcluster.runtime.np import nagiosplugin
 from tests.plugin_runner import FIXTURES
 
 
@@ -68,9 +67,9 @@ def test_role_any_accepts_primary_secondary():
 def test_out_of_sync_warns_by_default_and_ranges_move_the_limits():
     status = proc("proc-drbd_84-out-of-sync.txt")  # 4 MiB out of sync
     assert evaluate(status, DrbdPolicy()).state == State.WARNING
-    relaxed = DrbdPolicy(oos_warning=Range("8388608"))
+    relaxed = DrbdPolicy(oos_warning=nagiosplugin.Range("8388608"))
     assert evaluate(status, relaxed).state == State.OK
-    strict = DrbdPolicy(oos_critical=Range("1048576"))
+    strict = DrbdPolicy(oos_critical=nagiosplugin.Range("1048576"))
     assert evaluate(status, strict).state == State.CRITICAL
 
 

@@ -80,27 +80,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def nagios_range(text: str):
-    from nagiosplugin import Range
+    from kvmcluster.runtime.np import nagiosplugin
 
     try:
-        return Range(text)
+        return nagiosplugin.Range(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"bad Nagios range {text!r}: {exc}") from None
 
 
 def _run(argv: list[str] | None) -> None:
-    from nagiosplugin import Range
-
     from kvmcluster.rules.drbd import DrbdPolicy, evaluate
     from kvmcluster.runtime.command import set_deadline
     from kvmcluster.runtime.nagios import build_check
+    from kvmcluster.runtime.np import nagiosplugin
     from kvmcluster.sources.drbd import load_configured_resources, load_drbd_status
 
     args = build_parser().parse_args(argv)
     set_deadline(args.timeout)
     policy = DrbdPolicy(
         role=args.role,
-        oos_warning=args.oos_warning if args.oos_warning is not None else Range("0"),
+        oos_warning=args.oos_warning if args.oos_warning is not None else nagiosplugin.Range("0"),
         oos_critical=args.oos_critical,
         include=args.resource,
         exclude=args.exclude,

@@ -6,7 +6,7 @@ Sizes and counters are in bytes; `None` means the source does not report the val
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from kvmcluster.model.record import factory, record
 
 # Replication states (DRBD 9 `replication`, DRBD 8 `cs:` while connected) that mean a
 # resync or online verify is running.
@@ -30,7 +30,7 @@ RESYNC_STATES = frozenset(
 REPLICATION_STATES = RESYNC_STATES | {"Established", "Off"}
 
 
-@dataclass
+@record
 class PeerDevice:
     """One volume as seen on one peer connection."""
 
@@ -54,7 +54,7 @@ class PeerDevice:
         return self.replication in RESYNC_STATES
 
 
-@dataclass
+@record
 class Connection:
     """The link to one peer node."""
 
@@ -62,14 +62,14 @@ class Connection:
     peer_role: str = "Unknown"
     peer_name: str | None = None
     peer_node_id: int | None = None
-    peer_devices: list[PeerDevice] = field(default_factory=list)
+    peer_devices: list[PeerDevice] = factory(list)
 
     @property
     def connected(self) -> bool:
         return self.state == "Connected"
 
 
-@dataclass
+@record
 class Device:
     """One local volume of a resource (a /dev/drbdN minor)."""
 
@@ -85,12 +85,12 @@ class Device:
     app_pending: int | None = None
 
 
-@dataclass
+@record
 class Resource:
     name: str
     role: str
-    devices: list[Device] = field(default_factory=list)
-    connections: list[Connection] = field(default_factory=list)
+    devices: list[Device] = factory(list)
+    connections: list[Connection] = factory(list)
     suspended: tuple[str, ...] = ()  # why I/O is suspended: user, no-data, fencing, quorum
 
     @property
@@ -98,15 +98,15 @@ class Resource:
         return [d.minor for d in self.devices if d.minor is not None]
 
 
-@dataclass
+@record
 class DrbdStatus:
     """What one source said about the node's DRBD state."""
 
     source: str  # a description for messages: "/proc/drbd", "drbdsetup status --json" ...
     loaded: bool = True  # False: no /proc/drbd, the kernel module is not loaded
     version: str | None = None
-    resources: list[Resource] = field(default_factory=list)
-    unconfigured_minors: list[int] = field(default_factory=list)
+    resources: list[Resource] = factory(list)
+    unconfigured_minors: list[int] = factory(list)
 
     @property
     def is_drbd9_without_resources(self) -> bool:
@@ -114,10 +114,10 @@ class DrbdStatus:
         return bool(self.version and self.version.startswith("9")) and not self.resources
 
 
-@dataclass
+@record
 class ConfiguredResource:
     """A resource as written in drbd.conf (for names of minors and 'configured but not up')."""
 
     name: str
-    minors: list[int] = field(default_factory=list)
-    hosts: list[str] = field(default_factory=list)
+    minors: list[int] = factory(list)
+    hosts: list[str] = factory(list)

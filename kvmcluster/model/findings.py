@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from enum import IntEnum
+
+from kvmcluster.model.record import factory, record
 
 
 class State(IntEnum):
@@ -21,7 +22,7 @@ class State(IntEnum):
         return {0: 0, 1: 1, 3: 2, 2: 3}[self.value]
 
 
-@dataclass
+@record
 class Finding:
     """The verdict on one item (a DRBD resource, a node, a VM ...).
 
@@ -75,12 +76,12 @@ class Perf:
         return f"Perf({self.label}={self.value}{self.uom})"
 
 
-@dataclass
+@record
 class Report:
     """Everything a check found: findings per item plus perfdata."""
 
-    findings: list[Finding] = field(default_factory=list)
-    perfdata: list[Perf] = field(default_factory=list)
+    findings: list[Finding] = factory(list)
+    perfdata: list[Perf] = factory(list)
     ok_summary: str = ""
 
     @property

@@ -9,16 +9,16 @@ from __future__ import annotations
 import glob
 import os
 import re
-from dataclasses import dataclass, field
 
 from kvmcluster.errors import ParseError
 from kvmcluster.model.drbd import ConfiguredResource
+from kvmcluster.model.record import factory, record
 
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{};]|[^\s{};"#]+|#[^\n]*|\n|[ \t\r]+')
 _MINOR_DEVICE = re.compile(r"^/dev/drbd(\d+)$")
 
 
-@dataclass
+@record
 class ConfNode:
     keyword: str
     args: list[str]
@@ -33,9 +33,9 @@ class ConfNode:
         return [c for c in self.children or [] if c.keyword == keyword and c.children is None]
 
 
-@dataclass
+@record
 class DrbdConfig:
-    nodes: list[ConfNode] = field(default_factory=list)
+    nodes: list[ConfNode] = factory(list)
 
     def resources(self) -> list[ConfNode]:
         return [n for n in self.nodes if n.keyword == "resource" and n.children is not None]

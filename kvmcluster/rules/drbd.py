@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
 from functools import partial
-
-from nagiosplugin import Range
 
 from kvmcluster.model.drbd import ConfiguredResource, DrbdStatus, PeerDevice, Resource
 from kvmcluster.model.findings import Finding, Perf, Report, State
+from kvmcluster.model.record import factory, record, replace
+from kvmcluster.runtime.np import nagiosplugin
 
 ROLES = ("any", "primary", "secondary", "dual-primary")
 
@@ -18,13 +17,13 @@ _TRANSITIONAL_DISK = {"Attaching", "Detaching", "Negotiating", "Consistent"}
 _BROKEN_DISK = {"Failed", "Outdated", "DUnknown", "Diskless"}
 
 
-@dataclass
+@record
 class DrbdPolicy:
     role: str = "any"
-    oos_warning: Range | None = field(default_factory=lambda: Range("0"))
-    oos_critical: Range | None = None
-    include: list[str] = field(default_factory=list)
-    exclude: list[str] = field(default_factory=list)
+    oos_warning: nagiosplugin.Range | None = factory(lambda: nagiosplugin.Range("0"))
+    oos_critical: nagiosplugin.Range | None = None
+    include: list[str] = factory(list)
+    exclude: list[str] = factory(list)
 
 
 def name_minors(status: DrbdStatus, configured: list[ConfiguredResource] | None) -> DrbdStatus:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from dataclasses import dataclass
 
 from kvmcluster.errors import SourceError
+from kvmcluster.model.record import record
 
 # Seconds kept back from the -t budget so the plugin can still print its UNKNOWN line.
 _MARGIN = 0.5
@@ -30,7 +30,7 @@ def remaining(default: float = 10.0) -> float:
     return max(0.1, _deadline - time.monotonic())
 
 
-@dataclass(frozen=True)
+@record
 class CommandResult:
     argv: tuple[str, ...]
     returncode: int

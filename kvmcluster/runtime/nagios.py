@@ -10,10 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-import nagiosplugin
-
 from kvmcluster.errors import KvmclusterError
 from kvmcluster.model.findings import Finding, Perf, Report, State
+from kvmcluster.runtime.np import nagiosplugin
 
 _STATES = {
     State.OK: nagiosplugin.Ok,

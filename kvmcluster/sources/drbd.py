@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import os
-import socket
 
 from kvmcluster.errors import SourceError
 from kvmcluster.model.drbd import ConfiguredResource, DrbdStatus
-from kvmcluster.parsers.drbd_events import parse_events2
-from kvmcluster.parsers.drbd_json import parse_status_json
 from kvmcluster.parsers.drbd_proc import parse_proc_drbd
 from kvmcluster.runtime.command import command_failure, run_command
 from kvmcluster.sources.files import input_label, read_text
@@ -27,8 +24,12 @@ def load_drbd_status(
 ) -> DrbdStatus:
     """The first input given wins; with none, read the live state of this node."""
     if json_file:
+        from kvmcluster.parsers.drbd_json import parse_status_json
+
         return parse_status_json(read_text(json_file, "--json-file"), input_label(json_file))
     if events_file:
+        from kvmcluster.parsers.drbd_events import parse_events2
+
         return parse_events2(read_text(events_file, "--events-file"), input_label(events_file))
     if proc_file:
         status = parse_proc_drbd(read_text(proc_file, "--proc-file"), input_label(proc_file))
@@ -47,6 +48,9 @@ def _load_live(sudo: bool) -> DrbdStatus:
     status = parse_proc_drbd(read_text(PROC_DRBD, "DRBD state"), PROC_DRBD)
     if not status.is_drbd9_without_resources:
         return status
+    from kvmcluster.parsers.drbd_events import parse_events2
+    from kvmcluster.parsers.drbd_json import parse_status_json
+
     result = run_command(STATUS_JSON_ARGV, sudo=sudo, ok_codes=None)
     if result.returncode == 0:
         parsed = parse_status_json(result.stdout, " ".join(STATUS_JSON_ARGV))
@@ -66,7 +70,7 @@ def _json_rejected(stderr: str) -> bool:
 
 
 def local_hostnames() -> set[str]:
-    name = socket.gethostname()
+    name = os.uname().nodename
     return {name, name.split(".")[0]}
 
 
@@ -78,12 +82,12 @@ def load_configured_resources(
     An explicit path must be readable. Without one, /etc/drbd.conf is used for live checks
     only, and only when it exists: a captured state is not compared with this host's config.
     """
-    from kvmcluster.parsers.drbd_conf import configured_resources, read_drbd_conf
-
     if path is None:
         if not live or not os.path.exists(DEFAULT_DRBD_CONF):
             return None
         path = DEFAULT_DRBD_CONF
+    from kvmcluster.parsers.drbd_conf import configured_resources, read_drbd_conf
+
     config = read_drbd_conf(path)
     found = configured_resources(config, local_hostnames() if hostnames is None else hostnames)
     if not found:
