@@ -83,6 +83,10 @@ class Report:
     findings: list[Finding] = factory(list)
     perfdata: list[Perf] = factory(list)
     ok_summary: str = ""
+    # A check-specific opening for the problem line (e.g. the start commands of missing
+    # daemons), standing for the findings of the items in `headline_covers`.
+    headline: str = ""
+    headline_covers: set[str] = factory(set)
 
     @property
     def state(self) -> State:

@@ -105,16 +105,22 @@ class ReportSummary(nagiosplugin.Summary):
         return f"{count} {self._noun} OK"
 
     def problem(self, results):
-        findings = self._resource.report.findings
+        report = self._resource.report
         problems = sorted(
-            (f for f in findings if f.state != State.OK), key=lambda f: -f.state.severity
+            (
+                f
+                for f in report.findings
+                if f.state != State.OK and f.item not in report.headline_covers
+            ),
+            key=lambda f: -f.state.severity,
         )
-        shown = [f.summary for f in problems[:MAX_PROBLEMS_IN_FIRST_LINE]]
+        shown = [report.headline] if report.headline else []
+        shown += [f.summary for f in problems[:MAX_PROBLEMS_IN_FIRST_LINE]]
         if len(problems) > MAX_PROBLEMS_IN_FIRST_LINE:
             shown.append(f"{len(problems) - MAX_PROBLEMS_IN_FIRST_LINE} more")
         items = self._items()
         degraded = [f for f in items if f.state != State.OK]
-        if degraded and len(items) > 1:
+        if degraded and len(items) > 1 and not report.headline:
             shown.append(f"{len(degraded)} of {len(items)} {self._noun} degraded")
         return ", ".join(shown)
 
@@ -122,8 +128,9 @@ class ReportSummary(nagiosplugin.Summary):
         lines = []
         for finding in self._resource.report.findings:
             text = finding.detail or finding.summary
-            if finding.problems and finding.detail:
-                text += " => " + ", ".join(finding.problems)
+            problems = ", ".join(finding.problems)
+            if problems and finding.detail and problems not in text:
+                text += " => " + problems
             lines.append(f"{finding.state.name}: {text}")
         return lines
 

@@ -1,0 +1,157 @@
+"""check_cluster_daemons: the daemons the cluster stack needs run, once, and are not zombies."""
+
+from __future__ import annotations
+
+import argparse
+
+from kvmcluster.runtime.cli import guarded_main, plugin_parser
+
+NAME = "DAEMONS"
+
+DESCRIPTION = """\
+Checks that the daemons this node's cluster stack needs are running, and says how to start
+what is missing, in order (the seed's clusters keep the stack out of the boot sequence, so it
+is started by hand after every reboot).
+
+profiles: rhcs       messagebus (dbus-daemon --system), libvirtd, libvirt-guests, cman
+                     (corosync, fenced, dlm_controld; gfs_controld when present), clvmd,
+                     rgmanager (2 processes), ricci  [default when cman_tool is installed]
+          pacemaker  corosync, pacemakerd and its children (pacemaker-based, -fenced, -execd,
+                     -attrd, -schedulerd, -controld; 1.1 names too), libvirtd
+                     [default when pacemakerd is installed]
+          libvirt    messagebus, libvirtd, libvirt-guests  [otherwise]
+
+states: CRITICAL a daemon not running (the start commands are given);
+        WARNING  a daemon running more or fewer times than it should, a zombie, a boot-time
+                 service (libvirt-guests) not started;
+        UNKNOWN  the process list cannot be read.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = plugin_parser(NAME, "check_cluster_daemons", DESCRIPTION)
+    parser.add_argument(
+        "--profile",
+        choices=("auto", "rhcs", "pacemaker", "libvirt"),
+        default="auto",
+        help="which stack's daemons to check (default auto: see above)",
+    )
+    parser.add_argument(
+        "--require",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also require this daemon (a known one such as modclusterd, or any executable "
+        "name; repeatable)",
+    )
+    parser.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="do not check this daemon, or all daemons of this service (e.g. ricci, cman; "
+        "repeatable)",
+    )
+    parser.add_argument(
+        "--ps-file",
+        metavar="PATH",
+        help="captured `ps -e -o pid=,ppid=,stat=,args=` instead of this node's processes",
+    )
+    parser.add_argument(
+        "--uptime-file", metavar="PATH", help="captured /proc/uptime (with --ps-file)"
+    )
+    parser.add_argument(
+        "--subsys-dir",
+        metavar="DIR",
+        default="/var/lock/subsys",
+        help="where SysV init scripts record started services (default %(default)s)",
+    )
+    return parser
+
+
+def detect_profile(processes=None) -> str:
+    """rhcs when cman is installed, pacemaker when pacemakerd is; on a capture, the stack
+    whose daemons it shows."""
+    if processes is not None:
+        names = {p.name for p in processes}
+        if names & {"fenced", "dlm_controld", "rgmanager", "clvmd"}:
+            return "rhcs"
+        if names & {"pacemakerd", "pacemaker-controld", "crmd"}:
+            return "pacemaker"
+        from kvmcluster.errors import SourceError
+
+        raise SourceError(
+            "no cluster daemon runs in the captured process list, so its stack is unknown: "
+            "give --profile rhcs, pacemaker or libvirt"
+        )
+    import os
+    import shutil
+
+    def installed(command: str) -> bool:
+        path = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
+        return shutil.which(command, path=path) is not None
+
+    if installed("cman_tool"):
+        return "rhcs"
+    if installed("pacemakerd"):
+        return "pacemaker"
+    return "libvirt"
+
+
+def _run(argv: list[str] | None) -> None:
+    from kvmcluster.model.daemons import profile_daemons
+    from kvmcluster.rules.daemons import evaluate
+    from kvmcluster.runtime.command import set_deadline
+    from kvmcluster.runtime.nagios import build_check
+
+    args = build_parser().parse_args(argv)
+    set_deadline(args.timeout)
+
+    def build():
+        from kvmcluster.sources import processes as live
+        from kvmcluster.sources.files import input_label, read_text
+
+        if args.ps_file:
+            from kvmcluster.parsers.ps import parse_ps, parse_uptime
+
+            processes = parse_ps(read_text(args.ps_file, "--ps-file"), input_label(args.ps_file))
+            uptime = None
+            if args.uptime_file:
+                uptime = parse_uptime(
+                    read_text(args.uptime_file, "--uptime-file"), input_label(args.uptime_file)
+                )
+            systemd = live.uses_systemd(processes)
+            profile = detect_profile(processes) if args.profile == "auto" else args.profile
+        else:
+            processes = live.live_processes()
+            uptime = live.live_uptime()
+            systemd = live.uses_systemd()
+            profile = detect_profile() if args.profile == "auto" else args.profile
+        daemons = profile_daemons(profile, args.require, args.skip)
+        states = {}
+        for daemon in daemons:
+            if daemon.kind == "service-state":
+                states[daemon.name] = (
+                    None
+                    if args.ps_file
+                    else live.service_started(daemon.service, systemd, args.subsys_dir)
+                )
+        return evaluate(
+            processes,
+            daemons,
+            profile=profile,
+            systemd=systemd,
+            uptime=uptime,
+            service_states=states,
+        )
+
+    check = build_check(NAME, "daemons", build)
+    check.main(verbose=args.verbose, timeout=args.timeout)
+
+
+def main(argv: list[str] | None = None) -> None:
+    guarded_main(NAME, _run, argv)
+
+
+if __name__ == "__main__":
+    main()
