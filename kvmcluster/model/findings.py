@@ -83,6 +83,7 @@ class Report:
     findings: list[Finding] = factory(list)
     perfdata: list[Perf] = factory(list)
     ok_summary: str = ""
+    noun: str = ""  # what the items are, when the check's default noun does not fit
     # A check-specific opening for the problem line (e.g. the start commands of missing
     # daemons), standing for the findings of the items in `headline_covers`.
     headline: str = ""

@@ -121,7 +121,8 @@ class ReportSummary(nagiosplugin.Summary):
         items = self._items()
         degraded = [f for f in items if f.state != State.OK]
         if degraded and len(items) > 1 and not report.headline:
-            shown.append(f"{len(degraded)} of {len(items)} {self._noun} degraded")
+            noun = report.noun or self._noun
+            shown.append(f"{len(degraded)} of {len(items)} {noun} degraded")
         return ", ".join(shown)
 
     def verbose(self, results):

@@ -1,0 +1,92 @@
+"""check_cluster: quorum and membership, for cman (RHEL 6) and corosync + Pacemaker."""
+
+from __future__ import annotations
+
+import argparse
+
+from kvmcluster.runtime.cli import guarded_main, plugin_parser, positive_int
+
+NAME = "CLUSTER"
+
+DESCRIPTION = """\
+Checks the cluster's quorum and membership as this node sees them.
+
+Live: cman_tool status + cman_tool nodes (cman stack), or corosync-quorumtool -s +
+crm_mon --output-as=xml -1 (Pacemaker stack). Captured output of each can be given instead
+(PATH or - for standard input); several captured files are merged.
+
+states: CRITICAL not quorate or "Activity blocked"; the stack not running on this node;
+                 a configured node offline (WARNING with --offline-warning), UNCLEAN
+                 (needs fencing) or disallowed; fewer members than --expected-nodes;
+        WARNING  a node in standby or maintenance, no DC elected, quorum disk offline;
+        UNKNOWN  output that cannot be read.
+"""
+
+
+def add_stack_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--stack",
+        choices=("auto", "cman", "pacemaker"),
+        default="auto",
+        help="which stack's tools to run (default auto: cman when cman_tool is installed, "
+        "else Pacemaker)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = plugin_parser(NAME, "check_cluster", DESCRIPTION)
+    add_stack_option(parser)
+    for option, what in (
+        ("--cman-status-file", "captured `cman_tool status`"),
+        ("--cman-nodes-file", "captured `cman_tool nodes`"),
+        ("--clustat-file", "captured `clustat -x`"),
+        ("--quorumtool-file", "captured `corosync-quorumtool -s`"),
+        ("--crm-mon-file", "captured `crm_mon --output-as=xml -1` (or 1.1 `--as-xml`)"),
+    ):
+        parser.add_argument(option, metavar="PATH", help=what)
+    parser.add_argument(
+        "--offline-warning",
+        action="store_true",
+        help="an offline node is a WARNING, not CRITICAL (planned maintenance)",
+    )
+    parser.add_argument(
+        "--expected-nodes",
+        type=positive_int,
+        metavar="N",
+        help="CRITICAL when fewer nodes are members (default: the configured node list)",
+    )
+    return parser
+
+
+def _run(argv: list[str] | None) -> None:
+    from kvmcluster.rules.cluster import ClusterPolicy, evaluate
+    from kvmcluster.runtime.command import set_deadline
+    from kvmcluster.runtime.nagios import build_check
+
+    args = build_parser().parse_args(argv)
+    set_deadline(args.timeout)
+    policy = ClusterPolicy(args.offline_warning, args.expected_nodes)
+
+    def build():
+        from kvmcluster.sources.cluster import load_cluster_status
+
+        status = load_cluster_status(
+            args.stack,
+            cman_status_file=args.cman_status_file,
+            cman_nodes_file=args.cman_nodes_file,
+            clustat_file=args.clustat_file,
+            quorumtool_file=args.quorumtool_file,
+            crm_mon_file=args.crm_mon_file,
+            sudo=args.sudo,
+        )
+        return evaluate(status, policy)
+
+    build_check(NAME, "nodes", build).main(verbose=args.verbose, timeout=args.timeout)
+
+
+def main(argv: list[str] | None = None) -> None:
+    guarded_main(NAME, _run, argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""cman (RHEL 6 Cluster Suite): `cman_tool status` and `cman_tool nodes`."""
+
+from __future__ import annotations
+
+import re
+
+from kvmcluster.errors import ParseError
+from kvmcluster.model.cluster import ClusterNode, ClusterStatus
+
+NOT_RUNNING = "Cannot open connection to cman"
+_NODE_ROW = re.compile(
+    r"^\s*(\d+)\s+([MXd])\s+(\d+)\s+(?:(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\s+)?(\S+)\s*$"
+)
+_HEADER = re.compile(r"^\s*Node\s+Sts\s+Inc\s+Joined\s+Name\s*$")
+
+
+def _int(value: str | None, source: str, key: str) -> int | None:
+    if value is None:
+        return None
+    m = re.match(r"\s*(\d+)", value)
+    if not m:
+        raise ParseError(source, f"{key}: expected a number, got {value[:30]!r}")
+    return int(m.group(1))
+
+
+def parse_cman_status(text: str, source: str = "cman_tool status") -> ClusterStatus:
+    if NOT_RUNNING in text:
+        return ClusterStatus("cman", source, running=False, error=text.strip().splitlines()[0])
+    fields: dict[str, str] = {}
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        key, sep, value = line.partition(":")
+        if not sep:
+            raise ParseError(source, f"expected 'Key: value', got {line[:60]!r}", lineno)
+        fields[key.strip()] = value.strip()
+    if "Quorum" not in fields or "Expected votes" not in fields:
+        raise ParseError(source, "no 'Quorum:' or 'Expected votes:' line: not cman_tool status")
+    quorum = fields["Quorum"]
+    blocked = "Activity blocked" in quorum
+    local = fields.get("Node name")
+    nodes = (
+        [ClusterNode(local, _int(fields.get("Node ID"), source, "Node ID"), True, True)]
+        if local
+        else []
+    )
+    return ClusterStatus(
+        "cman",
+        source,
+        cluster_name=fields.get("Cluster Name", ""),
+        quorate=not blocked,
+        activity_blocked=blocked,
+        expected_votes=_int(fields["Expected votes"], source, "Expected votes"),
+        total_votes=_int(fields.get("Total votes"), source, "Total votes"),
+        quorum_votes=_int(quorum, source, "Quorum"),
+        flags=fields.get("Flags", "").split(),
+        member_count=_int(fields.get("Nodes"), source, "Nodes"),
+        nodes=nodes,
+    )
+
+
+def parse_cman_nodes(text: str, source: str = "cman_tool nodes") -> ClusterStatus:
+    if NOT_RUNNING in text:
+        return ClusterStatus("cman", source, running=False, error=text.strip().splitlines()[0])
+    nodes = []
+    seen_header = False
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        if _HEADER.match(line):
+            seen_header = True
+            continue
+        m = _NODE_ROW.match(line)
+        if not m:
+            raise ParseError(source, f"not a cman_tool nodes row: {line[:60]!r}", lineno)
+        node_id, sts, _inc, _joined, name = m.groups()
+        nodes.append(
+            ClusterNode(
+                name,
+                int(node_id),
+                member=sts == "M",
+                disallowed=sts == "d",
+                qdisk=int(node_id) == 0,
+            )
+        )
+    if not seen_header:
+        raise ParseError(source, "no 'Node  Sts   Inc   Joined   Name' header")
+    return ClusterStatus("cman", source, nodes=nodes, nodes_are_configured=True)

@@ -1,0 +1,145 @@
+"""Where cluster state comes from: captured files, or the stack's own tools on this node."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from kvmcluster.errors import SourceError
+from kvmcluster.model.cluster import ClusterStatus, ServicesStatus, merge_status
+from kvmcluster.runtime.command import command_failure, run_command
+from kvmcluster.sources.files import input_label, read_text
+
+CMAN_STATUS_ARGV = ["cman_tool", "status"]
+CMAN_NODES_ARGV = ["cman_tool", "nodes"]
+CLUSTAT_ARGV = ["clustat", "-x"]
+CRM_MON_ARGV = ["crm_mon", "--output-as=xml", "-1"]
+QUORUMTOOL_ARGV = ["corosync-quorumtool", "-s"]
+CIB_ARGV = ["cibadmin", "-Q"]
+CLUSTAT_HINT = "clustat hangs while the DLM is stuck or rgmanager is hung"
+
+
+def installed(command: str) -> bool:
+    path = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
+    return shutil.which(command, path=path) is not None
+
+
+def detect_stack() -> str:
+    if installed("cman_tool"):
+        return "cman"
+    if installed("crm_mon"):
+        return "pacemaker"
+    if installed("corosync-quorumtool"):
+        return "corosync"
+    raise SourceError(
+        "no cluster stack tools found (cman_tool, crm_mon, corosync-quorumtool): "
+        "install them or give a captured --*-file"
+    )
+
+
+def _run(argv: list[str], sudo: bool, not_running: tuple[str, ...], ok=(0,), hint=""):
+    """Output of a stack tool; its 'not running' answers are returned, not raised."""
+    result = run_command(argv, sudo=sudo, ok_codes=None, hint=hint)
+    text = result.stdout + result.stderr
+    if result.returncode in ok or any(marker in text for marker in not_running):
+        return result.stdout if result.returncode in ok else text
+    raise command_failure(result, sudo=sudo, hint=hint)
+
+
+def _file(path: str, option: str) -> tuple[str, str]:
+    return read_text(path, option), input_label(path)
+
+
+def load_cluster_status(
+    stack: str,
+    *,
+    cman_status_file: str | None = None,
+    cman_nodes_file: str | None = None,
+    clustat_file: str | None = None,
+    quorumtool_file: str | None = None,
+    crm_mon_file: str | None = None,
+    sudo: bool = False,
+) -> ClusterStatus:
+    parts: list[ClusterStatus] = []
+    if cman_status_file:
+        from kvmcluster.parsers.cman import parse_cman_status
+
+        parts.append(parse_cman_status(*_file(cman_status_file, "--cman-status-file")))
+    if cman_nodes_file:
+        from kvmcluster.parsers.cman import parse_cman_nodes
+
+        parts.append(parse_cman_nodes(*_file(cman_nodes_file, "--cman-nodes-file")))
+    if clustat_file:
+        from kvmcluster.parsers.clustat import parse_clustat
+
+        parts.append(parse_clustat(*_file(clustat_file, "--clustat-file"))[0])
+    if crm_mon_file:
+        from kvmcluster.parsers.crm_mon import parse_crm_mon
+
+        parts.append(parse_crm_mon(*_file(crm_mon_file, "--crm-mon-file"))[0])
+    if quorumtool_file:
+        from kvmcluster.parsers.quorumtool import parse_quorumtool
+
+        parts.append(parse_quorumtool(*_file(quorumtool_file, "--quorumtool-file")))
+    if not parts:
+        parts = _live_cluster_status(detect_stack() if stack == "auto" else stack, sudo)
+    return merge_status(parts)
+
+
+def _live_cluster_status(stack: str, sudo: bool) -> list[ClusterStatus]:
+    if stack == "cman":
+        from kvmcluster.parsers.cman import NOT_RUNNING, parse_cman_nodes, parse_cman_status
+
+        status = parse_cman_status(_run(CMAN_STATUS_ARGV, sudo, (NOT_RUNNING,)))
+        if not status.running:
+            return [status]
+        return [status, parse_cman_nodes(_run(CMAN_NODES_ARGV, sudo, (NOT_RUNNING,)))]
+    from kvmcluster.parsers.quorumtool import NOT_RUNNING as COROSYNC_DOWN
+    from kvmcluster.parsers.quorumtool import parse_quorumtool
+
+    # corosync-quorumtool exits 2 when the partition is not quorate: still an answer.
+    quorum = parse_quorumtool(_run(QUORUMTOOL_ARGV, sudo, COROSYNC_DOWN, ok=(0, 2)))
+    if stack == "corosync" or not quorum.running:
+        return [quorum]
+    from kvmcluster.parsers.crm_mon import parse_crm_mon
+
+    crm = parse_crm_mon(_run(CRM_MON_ARGV, sudo, (), ok=(0, 102)))[0]
+    return [crm, quorum]
+
+
+def load_services(
+    stack: str,
+    *,
+    clustat_file: str | None = None,
+    crm_mon_file: str | None = None,
+    cib_file: str | None = None,
+    sudo: bool = False,
+) -> ServicesStatus:
+    if clustat_file:
+        from kvmcluster.parsers.clustat import parse_clustat
+
+        return parse_clustat(*_file(clustat_file, "--clustat-file"))[1]
+    if crm_mon_file:
+        from kvmcluster.parsers.crm_mon import parse_crm_mon
+
+        services = parse_crm_mon(*_file(crm_mon_file, "--crm-mon-file"))[1]
+        if cib_file:
+            from kvmcluster.parsers.cib import parse_cib_constraints
+
+            services.constraints = parse_cib_constraints(*_file(cib_file, "--cib-file"))
+        return services
+    stack = detect_stack() if stack == "auto" else stack
+    if stack == "cman":
+        from kvmcluster.parsers.clustat import parse_clustat
+
+        text = _run(CLUSTAT_ARGV, sudo, ("Could not connect to CMAN",), hint=CLUSTAT_HINT)
+        if "Could not connect to CMAN" in text:
+            return ServicesStatus("clustat -x", "rgmanager", running=False, error=text.strip())
+        return parse_clustat(text)[1]
+    from kvmcluster.parsers.cib import parse_cib_constraints
+    from kvmcluster.parsers.crm_mon import parse_crm_mon
+
+    services = parse_crm_mon(_run(CRM_MON_ARGV, sudo, (), ok=(0, 102)))[1]
+    if services.running:
+        services.constraints = parse_cib_constraints(_run(CIB_ARGV, sudo, ()))
+    return services
