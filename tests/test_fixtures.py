@@ -14,9 +14,7 @@ def test_every_fixture_is_used_by_a_test():
     unused = [
         p.name
         for p in FIXTURES.iterdir()
-        if p.is_file()
-        and p.name not in used
-        and not any(fnmatch.fnmatch(p.name, g) for g in globs)
+        if p.is_file() and p.name not in used and not any(fnmatch.fnmatch(p.name, g) for g in globs)
     ]
     assert not unused, f"fixtures not used by any test: {unused}"
 
