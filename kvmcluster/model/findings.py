@@ -94,3 +94,24 @@ class Report:
         if not self.findings:
             return State.UNKNOWN
         return max((f.state for f in self.findings), key=lambda s: s.severity)
+
+
+class Verdict:
+    """Collects the problems found on one item; the worst state wins, worst reasons first."""
+
+    def __init__(self) -> None:
+        self.problems: list[tuple[State, str]] = []
+
+    def add(self, state: State, text: str) -> None:
+        self.problems.append((state, text))
+
+    @property
+    def state(self) -> State:
+        return max((s for s, _ in self.problems), key=lambda s: s.severity, default=State.OK)
+
+    def texts(self) -> tuple[str, ...]:
+        ordered = sorted(self.problems, key=lambda p: -p[0].severity)
+        return tuple(text for _, text in ordered)
+
+    def finding(self, item: str, describe: str | Callable[[], str] = "") -> Finding:
+        return Finding(item, self.state, self.texts(), describe)

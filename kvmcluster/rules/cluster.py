@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kvmcluster.model.cluster import ClusterNode, ClusterStatus
-from kvmcluster.model.findings import Finding, Perf, Report, State
+from kvmcluster.model.findings import Finding, Perf, Report, State, Verdict
 from kvmcluster.model.record import record
 
 START_HINTS = {
@@ -45,31 +45,27 @@ def _quorum_finding(status: ClusterStatus) -> Finding | None:
 
 
 def _node_finding(node: ClusterNode, policy: ClusterPolicy) -> Finding:
-    problems: list[tuple[State, str]] = []
+    verdict = Verdict()
     if node.qdisk:
         if not node.member:
-            problems.append((State.WARNING, f"quorum disk {node.name} offline"))
+            verdict.add(State.WARNING, f"quorum disk {node.name} offline")
         label = "quorum disk"
     else:
         label = "node"
         if node.unclean:
-            problems.append((State.CRITICAL, "UNCLEAN (needs fencing)"))
+            verdict.add(State.CRITICAL, "UNCLEAN (needs fencing)")
         elif not node.member and not node.disallowed:
-            problems.append(
-                (State.WARNING if policy.offline_warning else State.CRITICAL, "offline")
-            )
+            verdict.add(State.WARNING if policy.offline_warning else State.CRITICAL, "offline")
         if node.disallowed:
-            problems.append((State.CRITICAL, "disallowed (restart the cluster stack on it)"))
+            verdict.add(State.CRITICAL, "disallowed (restart the cluster stack on it)")
         if node.estranged:
-            problems.append((State.WARNING, "member but not in cluster.conf"))
+            verdict.add(State.WARNING, "member but not in cluster.conf")
         if node.pending:
-            problems.append((State.WARNING, "pending (joining)"))
+            verdict.add(State.WARNING, "pending (joining)")
         if node.standby:
-            problems.append((State.WARNING, "standby"))
+            verdict.add(State.WARNING, "standby")
         if node.maintenance:
-            problems.append((State.WARNING, "maintenance"))
-    state = max((s for s, _ in problems), key=lambda s: s.severity, default=State.OK)
-    texts = tuple(t for _, t in sorted(problems, key=lambda p: -p[0].severity))
+            verdict.add(State.WARNING, "maintenance")
     facts = ["online" if node.member else "offline"]
     if node.local:
         facts.append("local")
@@ -80,7 +76,7 @@ def _node_finding(node: ClusterNode, policy: ClusterPolicy) -> Finding:
     if node.votes is not None:
         facts.append(f"{node.votes} vote{'s' if node.votes != 1 else ''}")
     item = "" if node.qdisk else node.name  # the quorum disk is not counted as a node
-    return Finding(item, state, texts, f"{label} {node.name}: {', '.join(facts)}")
+    return verdict.finding(item, f"{label} {node.name}: {', '.join(facts)}")
 
 
 def evaluate(status: ClusterStatus, policy: ClusterPolicy) -> Report:

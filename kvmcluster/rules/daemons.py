@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kvmcluster.model.daemons import SERVICE_ORDER, Daemon, ProcessInfo
-from kvmcluster.model.findings import Finding, Perf, Report, State
+from kvmcluster.model.findings import Finding, Perf, Report, State, Verdict
 
 # systemd unit names that differ from the SysV script names.
 _SYSTEMD_UNITS = {"messagebus": "dbus"}
@@ -35,26 +35,24 @@ def _evaluate_process(daemon: Daemon, processes: list[ProcessInfo]) -> Finding |
     matching = [p for p in processes if daemon.matches(p)]
     live = [p for p in matching if not p.zombie]
     zombies = [p for p in matching if p.zombie]
-    problems: list[tuple[State, str]] = []
+    verdict = Verdict()
     if not live:
         if daemon.optional and not zombies:
             return None
-        problems.append((State.CRITICAL, "not running"))
+        verdict.add(State.CRITICAL, "not running")
     elif len(live) < daemon.min_count:
-        problems.append(
-            (State.WARNING, f"{len(live)} of {daemon.min_count} processes (pid {_pids(live)})")
+        verdict.add(
+            State.WARNING, f"{len(live)} of {daemon.min_count} processes (pid {_pids(live)})"
         )
     elif len(live) > daemon.max_count:
-        problems.append((State.WARNING, f"running {len(live)} times (pids {_pids(live)})"))
+        verdict.add(State.WARNING, f"running {len(live)} times (pids {_pids(live)})")
     for zombie in zombies:
-        problems.append((State.WARNING, f"zombie process {zombie.pid} (parent {zombie.ppid})"))
-    state = max((s for s, _ in problems), key=lambda s: s.severity, default=State.OK)
-    texts = tuple(t for _, t in sorted(problems, key=lambda p: -p[0].severity))
+        verdict.add(State.WARNING, f"zombie process {zombie.pid} (parent {zombie.ppid})")
     looked_for = ", ".join(daemon.executables)
     detail = f"{daemon.name} ({daemon.service}): " + (
         f"pid {_pids(live)}" if live else f"not running (looked for {looked_for})"
     )
-    return Finding(daemon.name, state, texts, detail)
+    return verdict.finding(daemon.name, detail)
 
 
 def _evaluate_service_state(daemon: Daemon, started: bool | None, systemd: bool) -> Finding:

@@ -6,7 +6,7 @@ import re
 from functools import partial
 
 from kvmcluster.model.drbd import ConfiguredResource, DrbdStatus, PeerDevice, Resource
-from kvmcluster.model.findings import Finding, Perf, Report, State
+from kvmcluster.model.findings import Finding, Perf, Report, State, Verdict
 from kvmcluster.model.record import factory, record, replace
 from kvmcluster.runtime.np import nagiosplugin
 
@@ -76,25 +76,7 @@ def perf_label(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
 
 
-class _Verdict:
-    """Collects problems of one resource, keeping the worst state."""
-
-    def __init__(self) -> None:
-        self.problems: list[tuple[State, str]] = []
-
-    def add(self, state: State, text: str) -> None:
-        self.problems.append((state, text))
-
-    @property
-    def state(self) -> State:
-        return max((s for s, _ in self.problems), key=lambda s: s.severity, default=State.OK)
-
-    def texts(self) -> tuple[str, ...]:
-        ordered = sorted(self.problems, key=lambda p: -p[0].severity)
-        return tuple(text for _, text in ordered)
-
-
-def _check_disk(verdict: _Verdict, disk: str, client: bool, resyncing: bool, who: str) -> None:
+def _check_disk(verdict: Verdict, disk: str, client: bool, resyncing: bool, who: str) -> None:
     if disk == "UpToDate" or (disk == "Diskless" and client):
         return
     if disk == "Inconsistent":
@@ -176,7 +158,7 @@ def _describe(resource: Resource) -> str:
 
 def evaluate_resource(resource: Resource, policy: DrbdPolicy) -> Finding:
     """Problems in the order an admin acts on them: I/O, quorum, link, disks, roles, data."""
-    verdict = _Verdict()
+    verdict = Verdict()
     if resource.suspended:
         reasons = [r for r in resource.suspended if r != "io"]
         verdict.add(
@@ -225,10 +207,10 @@ def evaluate_resource(resource: Resource, policy: DrbdPolicy) -> Finding:
                 )
     if not verdict.problems:
         _check_out_of_sync(verdict, resource, policy)
-    return Finding(resource.name, verdict.state, verdict.texts(), partial(_describe, resource))
+    return verdict.finding(resource.name, partial(_describe, resource))
 
 
-def _check_out_of_sync(verdict: _Verdict, resource: Resource, policy: DrbdPolicy) -> None:
+def _check_out_of_sync(verdict: Verdict, resource: Resource, policy: DrbdPolicy) -> None:
     settled = all(
         c.connected and all(not p.resyncing for p in c.peer_devices) for c in resource.connections
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kvmcluster.model.cluster import FailedAction, LocationConstraint, Service, ServicesStatus
-from kvmcluster.model.findings import Finding, Perf, Report, State
+from kvmcluster.model.findings import Finding, Perf, Report, State, Verdict
 from kvmcluster.model.record import factory, record
 
 RGMANAGER_STATES = {
@@ -41,34 +41,21 @@ def _selected(service: Service, policy: ServicesPolicy) -> bool:
     return not _names(service) & set(policy.exclude)
 
 
-class _Problems:
-    def __init__(self):
-        self.items: list[tuple[State, str]] = []
-
-    def add(self, state: State, text: str) -> None:
-        self.items.append((state, text))
-
-    def finding(self, item: str, detail: str) -> Finding:
-        state = max((s for s, _ in self.items), key=lambda s: s.severity, default=State.OK)
-        texts = tuple(t for _, t in sorted(self.items, key=lambda p: -p[0].severity))
-        return Finding(item, state, texts, detail)
-
-
 def _rgmanager(service: Service, policy: ServicesPolicy) -> Finding:
-    problems = _Problems()
+    verdict = Verdict()
     state = RGMANAGER_STATES.get(service.state, State.UNKNOWN)
     if service.state == "disabled" and policy.ignore_disabled:
         state = State.OK
     if state != State.OK:
         where = f" (last on {service.last_owner})" if service.last_owner else ""
-        problems.add(state, f"{service.state}{where}")
+        verdict.add(state, f"{service.state}{where}")
     for flag in service.flags:
-        problems.add(State.WARNING, flag)
+        verdict.add(State.WARNING, flag)
     where = f"on {service.owner}" if service.owner else "nowhere"
     detail = f"{service.name}: {service.state} {where}"
     if service.restarts:
         detail += f", {service.restarts} restarts"
-    return problems.finding(service.name, detail)
+    return verdict.finding(service.name, detail)
 
 
 def _pacemaker(
@@ -77,39 +64,39 @@ def _pacemaker(
     failures: list[FailedAction],
     leftovers: list[LocationConstraint],
 ) -> Finding:
-    problems = _Problems()
+    verdict = Verdict()
     disabled = (service.target_role or "").lower() == "stopped"
     if service.failed:
-        problems.add(State.CRITICAL, "failed")
+        verdict.add(State.CRITICAL, "failed")
     if service.blocked:
-        problems.add(State.CRITICAL, "blocked (crm_resource --cleanup after fixing the cause)")
+        verdict.add(State.CRITICAL, "blocked (crm_resource --cleanup after fixing the cause)")
     if not service.nodes:
         if disabled:
             if not policy.ignore_disabled:
-                problems.add(State.WARNING, "disabled (target-role Stopped)")
+                verdict.add(State.WARNING, "disabled (target-role Stopped)")
         else:
-            problems.add(State.CRITICAL, "stopped although it should run")
+            verdict.add(State.CRITICAL, "stopped although it should run")
     if service.kind == "promotable" and service.nodes and not disabled:
         promoted = len(service.promoted_nodes)
         if promoted < policy.promoted:
             where = f" ({', '.join(service.promoted_nodes)})" if promoted else ""
-            problems.add(
+            verdict.add(
                 State.CRITICAL,
                 f"promoted on {promoted} node{'s' if promoted != 1 else ''}"
                 f"{where}, expected {policy.promoted}",
             )
     if not service.managed:
-        problems.add(State.WARNING, "unmanaged")
+        verdict.add(State.WARNING, "unmanaged")
     for node, count in sorted(service.fail_counts.items()):
         if count >= policy.failcount_warning:
             shown = "INFINITY" if count >= 1000000 else str(count)
-            problems.add(State.WARNING, f"fail-count {shown} on {node}")
+            verdict.add(State.WARNING, f"fail-count {shown} on {node}")
     for failure in failures:
         why = failure.exit_reason or failure.exit_status
         reason = f" ({why})" if why else ""
-        problems.add(State.WARNING, f"failed {failure.task} on {failure.node}{reason}")
+        verdict.add(State.WARNING, f"failed {failure.task} on {failure.node}{reason}")
     for constraint in leftovers:
-        problems.add(
+        verdict.add(
             State.WARNING,
             f"leftover {constraint.id} (crm_resource --clear -r {constraint.resource})",
         )
@@ -118,7 +105,7 @@ def _pacemaker(
         role = f"promoted on {', '.join(service.promoted_nodes)}"
     where = f" on {', '.join(service.nodes)}" if service.nodes and "promoted" not in role else ""
     agent = f" [{service.agent}]" if service.agent else ""
-    return problems.finding(service.name, f"{service.name}{agent}: {role}{where}")
+    return verdict.finding(service.name, f"{service.name}{agent}: {role}{where}")
 
 
 def evaluate(status: ServicesStatus, policy: ServicesPolicy) -> Report:

@@ -55,6 +55,7 @@ def run_command(
     timeout: float | None = None,
     ok_codes: tuple[int, ...] | None = (0,),
     hint: str = "",
+    env: dict[str, str] | None = None,
 ) -> CommandResult:
     """Run `argv` and return its output.
 
@@ -67,7 +68,7 @@ def run_command(
     full = ["sudo", "-n", *argv] if sudo else list(argv)
     shown = " ".join(full)
     budget = remaining() if timeout is None else min(timeout, remaining(timeout))
-    env = dict(os.environ, LC_ALL="C", LANG="C")
+    env = dict(os.environ, LC_ALL="C", LANG="C", **(env or {}))
     try:
         proc = subprocess.Popen(
             full,

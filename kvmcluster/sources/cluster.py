@@ -37,7 +37,7 @@ def detect_stack() -> str:
     )
 
 
-def _run(argv: list[str], sudo: bool, not_running: tuple[str, ...], ok=(0,), hint=""):
+def run_stack_tool(argv: list[str], sudo: bool, not_running: tuple[str, ...], ok=(0,), hint=""):
     """Output of a stack tool; its 'not running' answers are returned, not raised."""
     result = run_command(argv, sudo=sudo, ok_codes=None, hint=hint)
     text = result.stdout + result.stderr
@@ -90,20 +90,20 @@ def _live_cluster_status(stack: str, sudo: bool) -> list[ClusterStatus]:
     if stack == "cman":
         from kvmcluster.parsers.cman import NOT_RUNNING, parse_cman_nodes, parse_cman_status
 
-        status = parse_cman_status(_run(CMAN_STATUS_ARGV, sudo, (NOT_RUNNING,)))
+        status = parse_cman_status(run_stack_tool(CMAN_STATUS_ARGV, sudo, (NOT_RUNNING,)))
         if not status.running:
             return [status]
-        return [status, parse_cman_nodes(_run(CMAN_NODES_ARGV, sudo, (NOT_RUNNING,)))]
+        return [status, parse_cman_nodes(run_stack_tool(CMAN_NODES_ARGV, sudo, (NOT_RUNNING,)))]
     from kvmcluster.parsers.quorumtool import NOT_RUNNING as COROSYNC_DOWN
     from kvmcluster.parsers.quorumtool import parse_quorumtool
 
     # corosync-quorumtool exits 2 when the partition is not quorate: still an answer.
-    quorum = parse_quorumtool(_run(QUORUMTOOL_ARGV, sudo, COROSYNC_DOWN, ok=(0, 2)))
+    quorum = parse_quorumtool(run_stack_tool(QUORUMTOOL_ARGV, sudo, COROSYNC_DOWN, ok=(0, 2)))
     if stack == "corosync" or not quorum.running:
         return [quorum]
     from kvmcluster.parsers.crm_mon import parse_crm_mon
 
-    crm = parse_crm_mon(_run(CRM_MON_ARGV, sudo, (), ok=(0, 102)))[0]
+    crm = parse_crm_mon(run_stack_tool(CRM_MON_ARGV, sudo, (), ok=(0, 102)))[0]
     return [crm, quorum]
 
 
@@ -132,14 +132,14 @@ def load_services(
     if stack == "cman":
         from kvmcluster.parsers.clustat import parse_clustat
 
-        text = _run(CLUSTAT_ARGV, sudo, ("Could not connect to CMAN",), hint=CLUSTAT_HINT)
+        text = run_stack_tool(CLUSTAT_ARGV, sudo, ("Could not connect to CMAN",), hint=CLUSTAT_HINT)
         if "Could not connect to CMAN" in text:
             return ServicesStatus("clustat -x", "rgmanager", running=False, error=text.strip())
         return parse_clustat(text)[1]
     from kvmcluster.parsers.cib import parse_cib_constraints
     from kvmcluster.parsers.crm_mon import parse_crm_mon
 
-    services = parse_crm_mon(_run(CRM_MON_ARGV, sudo, (), ok=(0, 102)))[1]
+    services = parse_crm_mon(run_stack_tool(CRM_MON_ARGV, sudo, (), ok=(0, 102)))[1]
     if services.running:
-        services.constraints = parse_cib_constraints(_run(CIB_ARGV, sudo, ()))
+        services.constraints = parse_cib_constraints(run_stack_tool(CIB_ARGV, sudo, ()))
     return services

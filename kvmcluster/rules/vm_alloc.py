@@ -1,0 +1,239 @@
+"""VM allocation: every VM runs once, on the preferred node of its failover domain, on the
+volume group meant for that node. Compares the cluster's config, the cluster's placement and
+what the hypervisors run."""
+
+from __future__ import annotations
+
+from kvmcluster.model.cluster import ClusterStatus, Service, ServicesStatus
+from kvmcluster.model.findings import Finding, Perf, Report, State, Verdict
+from kvmcluster.model.record import factory, record
+from kvmcluster.model.vms import (
+    ClusterConfig,
+    HypervisorDomain,
+    HypervisorView,
+    ManagedVM,
+    same_node,
+    short,
+    vg_of,
+)
+
+# rgmanager states in which the cluster believes the VM is on its owner
+_RG_RUNNING = ("started", "starting", "stopping", "migrating", "checking", "recovering")
+
+
+@record
+class AllocPolicy:
+    vgs: dict[str, str] = factory(dict)  # node -> the VG its VMs must live on
+    include: list[str] = factory(list)
+
+
+def _names(nodes) -> str:
+    return " and ".join(short(n) for n in nodes) if nodes else "nowhere"
+
+
+def _cluster_placement(
+    vm: ManagedVM, services: ServicesStatus | None
+) -> tuple[Service | None, list[str]]:
+    if services is None or not services.running:
+        return None, []
+    service = next((s for s in services.services if s.name == vm.resource), None)
+    if service is None:
+        return None, []
+    if services.manager == "rgmanager":
+        running = service.owner and service.state in _RG_RUNNING
+        return service, [service.owner] if running else []
+    return service, list(service.nodes)
+
+
+def _disabled(vm: ManagedVM, service: Service | None) -> bool:
+    if not vm.autostart:
+        return True
+    if service is None:
+        return False
+    return service.state == "disabled" or (service.target_role or "").lower() == "stopped"
+
+
+def _home(vm: ManagedVM, online: list[str] | None) -> str | None:
+    """The highest-priority node of the VM's domain that is online (None: no preference)."""
+    if not vm.ordered or not vm.preferred:
+        return None
+    for node in vm.preferred:
+        if online is None or any(same_node(node, o) for o in online):
+            return node
+    return None
+
+
+def _vg_owner(vg: str, vgs: dict[str, str]) -> str | None:
+    return next((node for node, name in vgs.items() if name == vg), None)
+
+
+def _check_disks(verdict: Verdict, domain: HypervisorDomain, expected_node: str | None, vgs):
+    expected_vg = next((vg for n, vg in vgs.items() if same_node(n, expected_node)), None)
+    for disk in domain.disks:
+        if disk.type == "file":
+            verdict.add(
+                State.WARNING,
+                f"disk {disk.target} is a local file {disk.source} (cannot fail over)",
+            )
+            continue
+        if disk.type != "block":
+            continue
+        vg = vg_of(disk.source)
+        owner = _vg_owner(vg, vgs) if vg else None
+        if owner is None or expected_vg is None or same_node(owner, expected_node):
+            continue
+        verdict.add(
+            State.WARNING,
+            f"disk {disk.target} on {vg}, the VG of {short(owner)} (expected {expected_vg})",
+        )
+
+
+def _evaluate_vm(
+    vm: ManagedVM,
+    services: ServicesStatus | None,
+    online: list[str] | None,
+    views: list[HypervisorView],
+    policy: AllocPolicy,
+) -> tuple[Finding, dict[str, bool]]:
+    verdict = Verdict()
+    service, cluster_nodes = _cluster_placement(vm, services)
+    disabled = _disabled(vm, service)
+    seen = [v for v in views if not v.error]
+    unreachable = [v.node for v in views if v.error]
+    instances = [d for v in seen for d in v.domains if d.name == vm.name]
+    active = [d for d in instances if d.active]
+    running_on = [d.node for d in active]
+    for domain in instances:
+        if domain.state == "crashed":
+            verdict.add(State.CRITICAL, f"crashed on {short(domain.node)}")
+    if len(active) > 1:
+        keep = [n for n in running_on if any(same_node(n, c) for c in cluster_nodes)]
+        extra = [n for n in running_on if n not in keep] if keep else running_on[1:]
+        advice = "; ".join(f"virsh destroy {vm.name} on {short(n)}" for n in extra)
+        verdict.add(
+            State.CRITICAL,
+            f"running on {_names(running_on)} at once (disk corruption risk: {advice})",
+        )
+    if services is not None and services.running and (seen or not views):
+        cluster_seen = [c for c in cluster_nodes if not any(same_node(c, u) for u in unreachable)]
+        missing = [c for c in cluster_seen if not any(same_node(c, r) for r in running_on)]
+        strays = [r for r in running_on if not any(same_node(r, c) for c in cluster_nodes)]
+        if (missing or strays) and views:
+            verdict.add(
+                State.CRITICAL,
+                f"the cluster says {_names(cluster_nodes)}, libvirt says {_names(running_on)}",
+            )
+    if not active and not cluster_nodes and not disabled and not unreachable:
+        verdict.add(State.CRITICAL, "not running anywhere although it should (autostart)")
+    if vm.restricted and vm.preferred:
+        outside = [r for r in running_on if not any(same_node(r, p) for p in vm.preferred)]
+        if outside:
+            verdict.add(
+                State.CRITICAL,
+                f"runs on {_names(outside)}, outside its restricted domain {vm.domain}",
+            )
+    home = _home(vm, online)
+    misplaced = False
+    where = running_on or cluster_nodes
+    if home and len(where) == 1 and not same_node(where[0], home):
+        why = "nofailback is set" if vm.nofailback else "failback pending"
+        verdict.add(
+            State.WARNING,
+            f"runs on {short(where[0])}, belongs on {short(home)} (failed over; {why})",
+        )
+        misplaced = True
+    for domain in active:
+        if domain.state == "paused":
+            verdict.add(State.WARNING, f"paused on {short(domain.node)}")
+    if len(active) == 1:
+        # The VG belongs to the VM's first node whether that node is up or not: failing
+        # over moves the VM, never its disks.
+        owner = vm.preferred[0] if vm.ordered and vm.preferred else active[0].node
+        before = len(verdict.problems)
+        _check_disks(verdict, active[0], owner, policy.vgs)
+        misplaced = misplaced or len(verdict.problems) > before
+    state_text = "disabled" if disabled else (service.state if service else "")
+    detail = f"{vm.resource or vm.name}: libvirt {_names(running_on)}"
+    if services is not None and services.running:
+        detail += f", cluster {_names(cluster_nodes)}"
+        if state_text:
+            detail += f" ({state_text})"
+    if home:
+        detail += f", home {short(home)}"
+    if unreachable:
+        detail += f", not seen on {_names(unreachable)}"
+    facts = {
+        "running": bool(active or cluster_nodes),
+        "misplaced": misplaced,
+        "not_running": not active and not cluster_nodes and not disabled and not unreachable,
+    }
+    return verdict.finding(vm.name, detail), facts
+
+
+def evaluate(
+    config: ClusterConfig,
+    views: list[HypervisorView],
+    policy: AllocPolicy,
+    services: ServicesStatus | None = None,
+    cluster: ClusterStatus | None = None,
+) -> Report:
+    report = Report()
+    for error in config.errors:
+        report.findings.append(Finding("", State.CRITICAL, (f"cluster config: {error}",)))
+    for view in views:
+        if view.error:
+            report.findings.append(
+                Finding("", State.UNKNOWN, (f"libvirt of {view.node} ({view.uri}): {view.error}",))
+            )
+    online = None
+    if cluster is not None and cluster.running and cluster.nodes:
+        online = [n.name for n in cluster.nodes if n.member]
+    vms = [v for v in config.vms if not policy.include or v.name in policy.include]
+    counts = {"running": 0, "misplaced": 0, "not_running": 0}
+    for vm in vms:
+        finding, facts = _evaluate_vm(vm, services, online, views, policy)
+        report.findings.append(finding)
+        for key in counts:
+            counts[key] += int(facts[key])
+    managed = {v.name for v in config.vms}
+    unmanaged = 0
+    for view in views:
+        for domain in view.domains:
+            if domain.name in managed or not domain.active:
+                continue
+            if policy.include and domain.name not in policy.include:
+                continue
+            unmanaged += 1
+            report.findings.append(
+                Finding(
+                    domain.name,
+                    State.WARNING,
+                    (
+                        f"runs on {short(view.node)} but no cluster resource manages it "
+                        "(it will not fail over)",
+                    ),
+                    f"{domain.name}: libvirt {short(view.node)} ({domain.state}), "
+                    "not in the cluster",
+                )
+            )
+    for name in policy.include:
+        if name not in managed and not any(f.item == name for f in report.findings):
+            report.findings.append(
+                Finding(name, State.CRITICAL, ("not configured in the cluster",))
+            )
+    if not report.findings:
+        report.findings.append(
+            Finding("", State.UNKNOWN, (f"no VMs configured in {config.source}",))
+        )
+    report.perfdata += [
+        Perf("vms_configured", len(vms), "", "", "", 0),
+        Perf("vms_running", counts["running"], "", "", "", 0, len(vms)),
+        Perf("vms_misplaced", counts["misplaced"], "", "0", "", 0, len(vms)),
+        Perf("vms_not_running", counts["not_running"], "", "", "0", 0, len(vms)),
+        Perf("vms_unmanaged", unmanaged, "", "0", "", 0),
+    ]
+    report.noun = "VMs"
+    report.ok_summary = (
+        f"{len(vms)} VMs on their preferred nodes and volume groups, {counts['running']} running"
+    )
+    return report

@@ -1,0 +1,77 @@
+"""Gathers check_vm_alloc's three views (config, cluster placement, hypervisors)."""
+
+from __future__ import annotations
+
+import os
+
+from kvmcluster.errors import ParseError
+from kvmcluster.model.findings import Finding, Report, State
+from kvmcluster.sources.cluster import (
+    CIB_ARGV,
+    CLUSTAT_ARGV,
+    CLUSTAT_HINT,
+    CRM_MON_ARGV,
+    run_stack_tool,
+)
+from kvmcluster.sources.files import input_label, read_text
+
+
+def load_vm_alloc_report(
+    stack: str,
+    policy,
+    *,
+    cluster_conf: str,
+    cib_file: str | None,
+    clustat_file: str | None,
+    crm_mon_file: str | None,
+    libvirt: list[tuple[str, str]],
+    sudo: bool,
+) -> Report:
+    from kvmcluster.rules.vm_alloc import evaluate
+    from kvmcluster.sources.libvirt import read_hypervisors
+
+    if stack == "cman":
+        from kvmcluster.parsers.cluster_conf import parse_cluster_conf
+
+        try:
+            config = parse_cluster_conf(read_text(cluster_conf, "cluster.conf"), cluster_conf)
+        except ParseError as exc:
+            # the cluster's own config is broken: that is the cluster's problem, not ours
+            return Report(findings=[Finding("", State.CRITICAL, (f"cluster config: {exc}",))])
+        cluster, services = _rgmanager_placement(clustat_file, sudo)
+    else:
+        from kvmcluster.parsers.cib import parse_cib_vms
+
+        if cib_file:
+            cib_text, cib_source = read_text(cib_file, "--cib-file"), input_label(cib_file)
+        else:
+            cib_text, cib_source = run_stack_tool(CIB_ARGV, sudo, ()), " ".join(CIB_ARGV)
+        config = parse_cib_vms(cib_text, cib_source)
+        cluster, services = _pacemaker_placement(crm_mon_file, cib_file, sudo)
+    views = read_hypervisors(libvirt)
+    return evaluate(config, views, policy, services, cluster)
+
+
+def _rgmanager_placement(clustat_file: str | None, sudo: bool):
+    from kvmcluster.parsers.clustat import parse_clustat
+
+    if clustat_file:
+        return parse_clustat(read_text(clustat_file, "--clustat-file"), input_label(clustat_file))
+    text = run_stack_tool(CLUSTAT_ARGV, sudo, ("Could not connect to CMAN",), hint=CLUSTAT_HINT)
+    if "Could not connect to CMAN" in text:
+        return None, None
+    return parse_clustat(text)
+
+
+def _pacemaker_placement(crm_mon_file: str | None, cib_file: str | None, sudo: bool):
+    """crm_mon's view: a captured file, crm_mon rendering the given CIB, or the live one."""
+    from kvmcluster.parsers.crm_mon import parse_crm_mon
+
+    if crm_mon_file:
+        return parse_crm_mon(read_text(crm_mon_file, "--crm-mon-file"), input_label(crm_mon_file))
+    if cib_file:
+        from kvmcluster.runtime.command import run_command
+
+        result = run_command(CRM_MON_ARGV, env={"CIB_file": os.path.abspath(cib_file)})
+        return parse_crm_mon(result.stdout, f"crm_mon of {cib_file}")
+    return parse_crm_mon(run_stack_tool(CRM_MON_ARGV, sudo, (), ok=(0, 102)))
