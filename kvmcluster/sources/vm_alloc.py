@@ -34,7 +34,7 @@ def load_vm_alloc_report(
         from kvmcluster.parsers.cluster_conf import parse_cluster_conf
 
         try:
-            config = parse_cluster_conf(read_text(cluster_conf, "cluster.conf"), cluster_conf)
+            config = parse_cluster_conf(_read_cluster_conf(cluster_conf, sudo), cluster_conf)
         except ParseError as exc:
             # the cluster's own config is broken: that is the cluster's problem, not ours
             return Report(findings=[Finding("", State.CRITICAL, (f"cluster config: {exc}",))])
@@ -50,6 +50,15 @@ def load_vm_alloc_report(
         cluster, services = _pacemaker_placement(crm_mon_file, cib_file, sudo)
     views = read_hypervisors(libvirt)
     return evaluate(config, views, policy, services, cluster)
+
+
+def _read_cluster_conf(path: str, sudo: bool) -> str:
+    """cluster.conf is often readable by root only: with --sudo, `sudo -n cat` it."""
+    if sudo and path != "-" and os.path.exists(path) and not os.access(path, os.R_OK):
+        from kvmcluster.runtime.command import run_command
+
+        return run_command(["cat", path], sudo=True).stdout
+    return read_text(path, "cluster.conf")
 
 
 def _rgmanager_placement(clustat_file: str | None, sudo: bool):
