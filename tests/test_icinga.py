@@ -1,0 +1,289 @@
+"""icinga/: validated by the real icinga2, NRPE commands run by the real nrpe + check_nrpe,
+sudoers checked by visudo and against the commands the plugins really run."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.plugin_runner import FIXTURES, REPO
+
+ICINGA = REPO / "icinga"
+PLUGIN_MODULES = {
+    "check_drbd": "kvmcluster.checks.drbd",
+    "check_cluster": "kvmcluster.checks.cluster",
+    "check_cluster_services": "kvmcluster.checks.services",
+    "check_cluster_daemons": "kvmcluster.checks.daemons",
+    "check_vm_alloc": "kvmcluster.checks.vm_alloc",
+}
+
+
+def plugin_parser(plugin: str):
+    import importlib
+
+    if plugin == "kvmcluster":
+        from kvmcluster.cli import build_parser
+
+        return build_parser()
+    return importlib.import_module(PLUGIN_MODULES[plugin]).build_parser()
+
+
+def option_strings(parser) -> set[str]:
+    import argparse
+
+    found = set()
+    for action in parser._actions:
+        found.update(action.option_strings)
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found.update(option_strings(sub))
+    return found
+
+
+@pytest.fixture(scope="module")
+def icinga_config():
+    """A config dir icinga2 can use as the unprivileged user it drops to (nobody)."""
+    if shutil.which("icinga2") is None:
+        pytest.skip("icinga2 is not installed (icinga2-bin, icinga2-common)")
+    directory = Path(tempfile.mkdtemp(prefix="kvmcluster-icinga-", dir="/tmp"))
+    directory.chmod(0o755)
+    cache = directory / "cache"
+    cache.mkdir()
+    cache.chmod(0o777)
+    conf = directory / "icinga2.conf"
+    includes = "\n".join(
+        f'include "{ICINGA / name}"'
+        for name in ("constants.conf", "commands.conf", "services.conf", "example-hosts.conf")
+    )
+    conf.write_text(
+        'const PluginDir = "/usr/lib/nagios/plugins"\n'
+        'const NodeName = "monitor.example.com"\n'
+        "const ZoneName = NodeName\n"
+        "object Endpoint NodeName {}\n"
+        "object Zone ZoneName { endpoints = [ NodeName ] }\n"
+        "include <itl>\ninclude <plugins>\n" + includes + "\n"
+    )
+    conf.chmod(0o644)
+    yield conf, cache
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def icinga2(*args, cache):
+    env = {**os.environ, "ICINGA2_USER": "nobody", "ICINGA2_GROUP": "nogroup"}
+    return subprocess.run(
+        ["icinga2", *args, f"-DCacheDir={cache}"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+@pytest.mark.real
+def test_icinga2_validates_the_config_without_warnings(icinga_config):
+    conf, cache = icinga_config
+    proc = icinga2("daemon", "-C", "-c", str(conf), "-x", "warning", cache=cache)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "warning/" not in proc.stdout and "critical/" not in proc.stdout, proc.stdout
+
+
+@pytest.mark.real
+def test_icinga2_builds_the_expected_services(icinga_config):
+    conf, cache = icinga_config
+    assert icinga2("daemon", "-C", "-c", str(conf), cache=cache).returncode == 0
+    listing = icinga2("object", "list", "--type", "Service", cache=cache).stdout
+    services = set(re.findall(r"^Object '([^']+)' of type 'Service'", listing, re.M))
+    seed = "node05.c01.cloud.agarik.com"
+    assert {f"{seed}!drbd-drbd{i}" for i in range(3)} <= services
+    for name in (
+        "cluster-quorum",
+        "cluster-services",
+        "cluster-daemons",
+        "vm-alloc",
+        "cluster-config-lint",
+    ):
+        assert f"{seed}!{name}" in services
+        assert f"node07.c01.cloud.agarik.com!{name}" in services
+    assert "node06.c01.cloud.agarik.com!drbd" in services
+    nrpe = icinga2(
+        "object",
+        "list",
+        "--type",
+        "Service",
+        "--name",
+        "node07.c01.cloud.agarik.com!drbd",
+        cache=cache,
+    ).stdout
+    assert 'check_command = "nrpe"' in nrpe and '"check_kvmcluster_drbd"' in nrpe
+
+
+def test_every_checkcommand_argument_is_an_option_of_its_plugin():
+    text = (ICINGA / "commands.conf").read_text()
+    common = set(re.findall(r'^\t\t"(-[^"]+)" = \{', text.split("object CheckCommand")[0], re.M))
+    for block in text.split('object CheckCommand "')[1:]:
+        name = block.split('"', 1)[0]
+        plugin = re.search(r'KvmclusterPluginDir \+ "/([^"]+)"', block).group(1)
+        arguments = set(re.findall(r'^\t\t"(-[^"]+)" = \{', block, re.M)) | common
+        unknown = arguments - option_strings(plugin_parser(plugin))
+        assert not unknown, f"{name}: {plugin} has no option {sorted(unknown)}"
+
+
+def nrpe_commands(path: Path) -> dict[str, list[str]]:
+    commands = {}
+    for line in path.read_text().splitlines():
+        m = re.match(r"^command\[([^\]]+)\]=(.*)$", line)
+        if m:
+            commands[m.group(1)] = shlex.split(m.group(2))
+    return commands
+
+
+def test_every_nrpe_command_line_parses_with_its_plugin():
+    commands = nrpe_commands(ICINGA / "nrpe.cfg")
+    assert len(commands) == 6
+    for name, argv in commands.items():
+        assert "$ARG" not in " ".join(argv), f"{name}: dont_blame_nrpe=0 allows no $ARGn$"
+        plugin = Path(argv[0]).name
+        parser = plugin_parser(plugin)
+        parser.parse_args(argv[1:])  # exits 3 on an unknown option
+
+
+def test_sudoers_is_valid():
+    if shutil.which("visudo") is None:
+        pytest.skip("sudo is not installed")
+    proc = subprocess.run(
+        ["visudo", "-cf", str(ICINGA / "sudoers")], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_sudoers_allows_exactly_the_commands_the_plugins_run_with_sudo():
+    from kvmcluster.sources import cluster, drbd
+
+    text = (ICINGA / "sudoers").read_text().replace("\\\n", " ")
+    allowed = set()
+    for alias in re.findall(r"^Cmnd_Alias \w+ = (.*)$", text, re.M):
+        for command in alias.split(","):
+            binary, _, args = command.strip().partition(" ")
+            allowed.add(f"{binary.rsplit('/', 1)[-1]} {args}".strip())
+    wanted = [
+        drbd.STATUS_JSON_ARGV,
+        drbd.EVENTS2_ARGV,
+        cluster.CMAN_STATUS_ARGV,
+        cluster.CMAN_NODES_ARGV,
+        cluster.CLUSTAT_ARGV,
+        cluster.CRM_MON_ARGV,
+        cluster.QUORUMTOOL_ARGV,
+        cluster.CIB_ARGV,
+        ["cat", "/etc/cluster/cluster.conf"],
+    ]
+    for argv in wanted:
+        assert " ".join(argv) in allowed, f"sudoers lacks: {' '.join(argv)}"
+    assert not any("*" in a for a in allowed), "no wildcards"
+
+
+# --- NRPE round trip ----------------------------------------------------------------------
+
+NRPE = "/usr/sbin/nrpe"
+CHECK_NRPE = "/usr/lib/nagios/plugins/check_nrpe"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def nrpe_server():
+    """A real nrpe on 127.0.0.1 running the plugin entry files from a tree the nagios user
+    can read (nrpe refuses to run as root, and the checkout may sit under /root)."""
+    if not (os.path.exists(NRPE) and os.path.exists(CHECK_NRPE) and os.geteuid() == 0):
+        pytest.skip("needs root, nagios-nrpe-server and nagios-nrpe-plugin")
+    if not os.path.exists("/usr/bin/python3"):
+        pytest.skip("needs /usr/bin/python3 for the nagios user")
+    import nagiosplugin
+
+    root = Path(tempfile.mkdtemp(prefix="kvmcluster-nrpe-", dir="/tmp"))
+    try:
+        lib = root / "lib"
+        shutil.copytree(REPO / "kvmcluster", lib / "kvmcluster")
+        shutil.copytree(Path(nagiosplugin.__file__).parent, lib / "nagiosplugin")
+        shutil.copytree(REPO / "plugins", root / "plugins")
+        shutil.copytree(FIXTURES, root / "fixtures")
+        for path in [root, *root.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() or path.suffix == ".py" else 0o644)
+        run = f"/usr/bin/env PYTHONPATH={lib} /usr/bin/python3 {root}/plugins"
+        fx = root / "fixtures"
+        commands = {
+            "drbd_ok": f"{run}/check_drbd.py --proc-file {fx}/proc-drbd_84-dual-primary-ok.txt",
+            "drbd_warning": f"{run}/check_drbd.py --proc-file {fx}/proc-drbd_84-sync-target.txt",
+            "drbd_critical": f"{run}/check_drbd.py --proc-file "
+            f"{fx}/proc-drbd_84-standalone-split-brain.txt",
+            "drbd_unknown": f"{run}/check_drbd.py --proc-file {fx}/proc-drbd_84-truncated.txt",
+            "cluster_critical": f"{run}/check_cluster.py --cman-status-file "
+            f"{fx}/cman-tool-status_inquorate-activity-blocked.txt",
+            "services_warning": f"{run}/check_cluster_services.py --crm-mon-file "
+            f"{fx}/crm-mon_seed-node06-standby.xml --ignore-disabled -x drbd-volnode05-clone "
+            "--failcount-warning 1 --promoted 1",
+            "daemons_ok": f"{run}/check_cluster_daemons.py --ps-file "
+            f"{fx}/ps_rhcs-node-all-running.txt",
+        }
+        port = free_port()
+        conf = root / "nrpe.cfg"
+        conf.write_text(
+            f"server_address=127.0.0.1\nserver_port={port}\nallowed_hosts=127.0.0.1\n"
+            f"dont_blame_nrpe=0\npid_file={root}/nrpe.pid\nnrpe_user=nagios\nnrpe_group=nagios\n"
+            f"log_file={root}/nrpe.log\ncommand_timeout=30\n"
+            + "".join(f"command[{name}]={line}\n" for name, line in commands.items())
+        )
+        server = subprocess.Popen(
+            [NRPE, "-c", str(conf), "-f"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            probe = subprocess.run(
+                [CHECK_NRPE, "-H", "127.0.0.1", "-p", str(port)], capture_output=True, text=True
+            )
+            if probe.returncode == 0:
+                break
+            time.sleep(0.2)
+        yield port
+        server.terminate()
+        server.wait(timeout=10)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.real
+@pytest.mark.parametrize(
+    "command, code, first",
+    [
+        ("drbd_ok", 0, "DRBD OK - 3 resources Connected and UpToDate (Primary/Primary)"),
+        ("drbd_warning", 1, "DRBD WARNING - drbd1 SyncTarget 24.5% done, ETA 0:05:12"),
+        ("drbd_critical", 2, "DRBD CRITICAL - drbd0 StandAlone (possible split brain)"),
+        ("drbd_unknown", 3, "DRBD UNKNOWN - cannot parse "),
+        ("cluster_critical", 2, "CLUSTER CRITICAL - not quorate (activity blocked"),
+        ("services_warning", 0, "SERVICES OK - 2 resources OK"),
+        ("daemons_ok", 0, "DAEMONS OK - 10 of 10 daemons running (rhcs profile)"),
+    ],
+)
+def test_nrpe_round_trip_keeps_output_and_exit_code(nrpe_server, command, code, first):
+    proc = subprocess.run(
+        [CHECK_NRPE, "-H", "127.0.0.1", "-p", str(nrpe_server), "-c", command, "-t", "30"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == code, proc.stdout
+    assert proc.stdout.startswith(first), proc.stdout
+    if code != 3:
+        assert "|" in proc.stdout.splitlines()[0], "perfdata survives the round trip"
