@@ -1,5 +1,4 @@
-"""The `kvmcluster` command. Subcommands: demo (more to come: generate, lint, import, status,
-collect)."""
+"""The `kvmcluster` command: generate, lint, import (and demo)."""
 
 from __future__ import annotations
 
@@ -58,6 +57,107 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if captures else 3
 
 
+def cmd_generate(args: argparse.Namespace) -> int:
+    from kvmcluster.config.description import DescriptionError, load_description
+    from kvmcluster.config.generate import generate_files
+    from kvmcluster.config.writer import WouldOverwrite, diff, write_files
+    from kvmcluster.errors import KvmclusterError
+
+    try:
+        description = load_description(args.description)
+    except DescriptionError as exc:
+        print(
+            f"kvmcluster generate: {len(exc.problems)} problem(s) in the description:",
+            file=sys.stderr,
+        )
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    except KvmclusterError as exc:
+        print(f"kvmcluster generate: {exc}", file=sys.stderr)
+        return 2
+    files = generate_files(description)
+    if args.diff:
+        changes = diff(files, args.output)
+        sys.stdout.write(changes)
+        return 1 if changes else 0
+    try:
+        states = write_files(files, args.output, force=args.force)
+    except WouldOverwrite as exc:
+        print(f"kvmcluster generate: {exc}", file=sys.stderr)
+        return 1
+    for relative, state in sorted(states.items()):
+        label = {"new": "wrote", "changed": "replaced", "same": "unchanged"}[state]
+        print(f"{label:9} {os.path.join(args.output, relative)}")
+    return 0
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    from kvmcluster.config.lint import lint_files
+    from kvmcluster.errors import KvmclusterError
+
+    inputs = {
+        "cluster_conf": args.cluster_conf,
+        "drbd_conf": args.drbd_conf,
+        "hosts": args.hosts,
+        "corosync_conf": args.corosync_conf,
+        "lvm_conf": args.lvm_conf,
+    }
+    if not any(inputs.values()):
+        print(
+            "LINT UNKNOWN - nothing to lint: give --cluster-conf, --drbd-conf, --hosts, "
+            "--corosync-conf or --lvm-conf"
+        )
+        return 3
+    try:
+        findings = lint_files(**inputs)
+    except KvmclusterError as exc:
+        print(f"LINT UNKNOWN - {exc}")
+        return 3
+    errors = [f for f in findings if f.severity == "error"]
+    warnings = [f for f in findings if f.severity == "warning"]
+    files = ", ".join(os.path.basename(p) for p in inputs.values() if p)
+    if not findings:
+        print(f"LINT OK - no findings in {files}")
+        return 0
+    state, code = ("CRITICAL", 2) if errors else ("WARNING", 1)
+    worst = (errors or warnings)[0]
+    print(
+        f"LINT {state} - {len(errors)} error(s), {len(warnings)} warning(s) in {files}: "
+        f"{worst.message}"
+    )
+    for finding in errors + warnings:
+        print(finding)
+    return code
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from kvmcluster.config.importer import import_cluster
+    from kvmcluster.config.writer import write_atomic
+    from kvmcluster.errors import KvmclusterError
+    from kvmcluster.parsers.drbd_conf import read_drbd_conf
+    from kvmcluster.sources.files import read_text
+
+    try:
+        text = import_cluster(
+            read_text(args.cluster_conf, "cluster.conf"),
+            args.cluster_conf,
+            read_drbd_conf(args.drbd_conf),
+            read_text(args.hosts, "hosts file") if args.hosts else None,
+        )
+    except KvmclusterError as exc:
+        print(f"kvmcluster import: {exc}", file=sys.stderr)
+        return 2
+    if args.output:
+        if os.path.exists(args.output) and not args.force:
+            print(f"kvmcluster import: {args.output} exists (use --force)", file=sys.stderr)
+            return 1
+        write_atomic(args.output, text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kvmcluster", description="KVM cluster on DRBD and LVM: checks and tools."
@@ -67,9 +167,59 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the checks on bundled example captures")
     demo.add_argument("captures", nargs="?", default="examples/captures", help="captures directory")
     demo.set_defaults(func=cmd_demo)
+
+    generate = commands.add_parser(
+        "generate", help="cluster description (TOML) -> drbd.conf, cluster.conf, hosts, ..."
+    )
+    generate.add_argument("description", help="the cluster description (TOML)")
+    generate.add_argument(
+        "--output",
+        "-o",
+        required=True,
+        metavar="DIR",
+        help="where to write, laid out like the target filesystem",
+    )
+    generate.add_argument("--force", action="store_true", help="replace files that differ")
+    generate.add_argument(
+        "--diff",
+        action="store_true",
+        help="show what would change in DIR, write nothing (exit 1 if anything)",
+    )
+    generate.set_defaults(func=cmd_generate)
+
+    lint = commands.add_parser(
+        "lint",
+        help="check existing config files (exit 0 clean, 1 warnings, 2 errors, 3 unreadable)",
+    )
+    lint.add_argument("--cluster-conf", metavar="FILE")
+    lint.add_argument("--drbd-conf", metavar="FILE")
+    lint.add_argument("--hosts", metavar="FILE")
+    lint.add_argument("--corosync-conf", metavar="FILE")
+    lint.add_argument("--lvm-conf", metavar="FILE")
+    lint.add_argument("-t", "--timeout", type=int, default=10, help=argparse.SUPPRESS)
+    lint.add_argument("--sudo", action="store_true", help=argparse.SUPPRESS)
+    lint.set_defaults(func=cmd_lint)
+
+    importer = commands.add_parser("import", help="existing config files -> a description")
+    importer.add_argument("--cluster-conf", required=True, metavar="FILE")
+    importer.add_argument("--drbd-conf", required=True, metavar="FILE")
+    importer.add_argument("--hosts", metavar="FILE")
+    importer.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    importer.add_argument("--force", action="store_true")
+    importer.set_defaults(func=cmd_import)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    sys.exit(args.func(args))
+    try:
+        code = args.func(args)
+    except KeyboardInterrupt:
+        code = 3
+    except Exception as exc:  # the last line of defence: one line, no traceback
+        print(
+            f"kvmcluster {args.command}: internal error: {type(exc).__name__}: {exc}",
+            file=sys.stderr,
+        )
+        code = 3
+    sys.exit(code)

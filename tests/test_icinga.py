@@ -24,6 +24,7 @@ PLUGIN_MODULES = {
     "check_cluster_services": "kvmcluster.checks.services",
     "check_cluster_daemons": "kvmcluster.checks.daemons",
     "check_vm_alloc": "kvmcluster.checks.vm_alloc",
+    "check_cluster_lvm": "kvmcluster.checks.lvm",
 }
 
 
@@ -148,7 +149,7 @@ def nrpe_commands(path: Path) -> dict[str, list[str]]:
 
 def test_every_nrpe_command_line_parses_with_its_plugin():
     commands = nrpe_commands(ICINGA / "nrpe.cfg")
-    assert len(commands) == 6
+    assert len(commands) == 7
     for name, argv in commands.items():
         assert "$ARG" not in " ".join(argv), f"{name}: dont_blame_nrpe=0 allows no $ARGn$"
         plugin = Path(argv[0]).name
@@ -166,13 +167,15 @@ def test_sudoers_is_valid():
 
 
 def test_sudoers_allows_exactly_the_commands_the_plugins_run_with_sudo():
+    from kvmcluster.parsers import lvm
     from kvmcluster.sources import cluster, drbd
+    from kvmcluster.sources.lvm import DUMPCONFIG_ARGV, LVMCONFIG_ARGV
 
     text = (ICINGA / "sudoers").read_text().replace("\\\n", " ")
     allowed = set()
     for alias in re.findall(r"^Cmnd_Alias \w+ = (.*)$", text, re.M):
-        for command in alias.split(","):
-            binary, _, args = command.strip().partition(" ")
+        for command in re.split(r"(?<!\\),", alias):
+            binary, _, args = command.strip().replace("\\,", ",").partition(" ")
             allowed.add(f"{binary.rsplit('/', 1)[-1]} {args}".strip())
     wanted = [
         drbd.STATUS_JSON_ARGV,
@@ -184,6 +187,11 @@ def test_sudoers_allows_exactly_the_commands_the_plugins_run_with_sudo():
         cluster.QUORUMTOOL_ARGV,
         cluster.CIB_ARGV,
         ["cat", "/etc/cluster/cluster.conf"],
+        lvm.VGS_ARGV,
+        lvm.PVS_ARGV,
+        lvm.LVS_ARGV,
+        LVMCONFIG_ARGV,
+        DUMPCONFIG_ARGV,
     ]
     for argv in wanted:
         assert " ".join(argv) in allowed, f"sudoers lacks: {' '.join(argv)}"

@@ -152,3 +152,51 @@ def configured_resources(config: DrbdConfig, hostnames: set[str]) -> list[Config
             continue
         result.append(ConfiguredResource(section.args[0], _minors(section, hostnames), hosts=hosts))
     return result
+
+
+def resource_setting(config: DrbdConfig, resource: ConfNode, section: str, keyword: str):
+    """A setting of a resource, or the one it inherits from `common` (None when unset)."""
+    common = next((n for n in config.nodes if n.keyword == "common"), None)
+    for scope in (resource, common):
+        if scope is None:
+            continue
+        for block in scope.sections(section):
+            for child in block.children or []:
+                if child.keyword == keyword:
+                    return child
+    return None
+
+
+def is_dual_primary(config: DrbdConfig, resource: ConfNode) -> bool:
+    setting = resource_setting(config, resource, "net", "allow-two-primaries")
+    return setting is not None and (not setting.args or setting.args[0] != "no")
+
+
+@record
+class BackingDevice:
+    resource: str
+    minor: int | None
+    disk: str
+    dual_primary: bool
+
+
+def backing_devices(config: DrbdConfig, hostnames: set[str]) -> list[BackingDevice]:
+    """(resource, minor, backing disk) for this host's `on` sections (all hosts when none
+    of them names this host)."""
+    found = []
+    for resource in config.resources():
+        name = resource.args[0] if resource.args else "?"
+        ons = resource.sections("on")
+        mine = [on for on in ons if set(on.args) & hostnames] or ons
+        for on in mine:
+            for holder in [on, *on.sections("volume"), resource, *resource.sections("volume")]:
+                disk = next((c for c in holder.statements("disk")), None)
+                device = next((c for c in holder.statements("device")), None)
+                if disk is not None and disk.args and disk.args[0] != "none":
+                    minor = _device_minor(device) if device is not None else None
+                    found.append(
+                        BackingDevice(name, minor, disk.args[0], is_dual_primary(config, resource))
+                    )
+                    break
+    unique = {(b.resource, b.disk): b for b in found}
+    return list(unique.values())

@@ -1,0 +1,1 @@
+"""Cluster descriptions and the config files made from them: generate, lint, import."""

@@ -1,0 +1,131 @@
+"""`vgs`/`pvs`/`lvs --noheadings --separator '|' --units b --nosuffix -o FIELDS` (lvm2 2.02 of
+RHEL 6 and 2.03), and lvm.conf / `lvmconfig` / `lvm dumpconfig` text."""
+
+from __future__ import annotations
+
+import re
+
+from kvmcluster.errors import ParseError
+from kvmcluster.model.lvm import LogicalVolume, LvmConfig, PhysicalVolume, VolumeGroup
+
+REPORT_OPTIONS = ["--noheadings", "--separator", "|", "--units", "b", "--nosuffix"]
+VGS_FIELDS = "vg_name,vg_attr,vg_size,vg_free,lv_count,pv_count"
+PVS_FIELDS = "pv_name,vg_name,pv_attr,pv_size,pv_free"
+LVS_FIELDS = "lv_name,vg_name,lv_attr,lv_size"
+VGS_ARGV = ["vgs", *REPORT_OPTIONS, "-o", VGS_FIELDS]
+PVS_ARGV = ["pvs", *REPORT_OPTIONS, "-o", PVS_FIELDS]
+LVS_ARGV = ["lvs", *REPORT_OPTIONS, "-o", LVS_FIELDS]
+
+
+def _rows(text: str, source: str, width: int):
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith(("WARNING", "  WARNING")):
+            continue
+        fields = [f.strip() for f in line.split("|")]
+        if len(fields) != width:
+            raise ParseError(
+                source, f"expected {width} '|'-separated fields, got {line.strip()[:60]!r}", lineno
+            )
+        yield lineno, fields
+
+
+def _size(value: str, source: str, lineno: int) -> int:
+    try:
+        return int(float(value.rstrip("B")))
+    except ValueError:
+        raise ParseError(source, f"not a size in bytes: {value!r}", lineno) from None
+
+
+def parse_vgs(text: str, source: str = "vgs") -> list[VolumeGroup]:
+    return [
+        VolumeGroup(
+            f[0],
+            f[1],
+            _size(f[2], source, n),
+            _size(f[3], source, n),
+            int(f[4] or 0),
+            int(f[5] or 0),
+        )
+        for n, f in _rows(text, source, 6)
+    ]
+
+
+def parse_pvs(text: str, source: str = "pvs") -> list[PhysicalVolume]:
+    return [
+        PhysicalVolume(f[0], f[1], f[2], _size(f[3], source, n), _size(f[4], source, n))
+        for n, f in _rows(text, source, 5)
+    ]
+
+
+def parse_lvs(text: str, source: str = "lvs") -> list[LogicalVolume]:
+    return [
+        LogicalVolume(f[0], f[1], f[2], _size(f[3], source, n)) for n, f in _rows(text, source, 4)
+    ]
+
+
+_TOKEN = re.compile(
+    r'(?P<string>"(?:[^"\\]|\\.)*")|(?P<comment>#[^\n]*)|(?P<newline>\n)|(?P<space>[ \t\r]+)'
+    r"|(?P<punct>[{}\[\]=,])|(?P<word>[^\s{}\[\]=,\"#]+)"
+)
+
+
+def parse_lvm_config(text: str, source: str = "lvm.conf") -> LvmConfig:
+    """Nested `section { key = value }` with numbers, strings and [ arrays ] (may span lines)."""
+    tokens = []
+    line = 1
+    position = 0
+    while position < len(text):
+        m = _TOKEN.match(text, position)
+        if not m:
+            raise ParseError(source, f"unexpected character {text[position]!r}", line)
+        position = m.end()
+        kind = m.lastgroup
+        if kind == "newline":
+            line += 1
+        elif kind in ("string", "punct", "word"):
+            tokens.append((kind, m.group(), line))
+    config = LvmConfig(source)
+    path: list[str] = []
+    index = 0
+
+    def value_at(i):
+        kind, text_value, _ = tokens[i]
+        if kind == "string":
+            return text_value[1:-1].replace('\\"', '"')
+        try:
+            return int(text_value)
+        except ValueError:
+            return text_value
+
+    while index < len(tokens):
+        kind, text_value, lineno = tokens[index]
+        if text_value == "}":
+            if not path:
+                raise ParseError(source, "unbalanced '}'", lineno)
+            path.pop()
+            index += 1
+        elif index + 1 < len(tokens) and tokens[index + 1][1] == "{":
+            path.append(text_value)
+            index += 2
+        elif index + 2 < len(tokens) and tokens[index + 1][1] == "=":
+            key = "/".join([*path, text_value])
+            if tokens[index + 2][1] == "[":
+                items, index = [], index + 3
+                while index < len(tokens) and tokens[index][1] != "]":
+                    if tokens[index][1] != ",":
+                        items.append(value_at(index))
+                    index += 1
+                if index >= len(tokens):
+                    raise ParseError(source, f"array of {key} not closed", lineno)
+                config.values[key] = (items, lineno)
+                index += 1
+            else:
+                config.values[key] = (value_at(index + 2), lineno)
+                index += 3
+        else:
+            raise ParseError(
+                source, f"expected 'key = value' or 'section {{', got {text_value!r}", lineno
+            )
+    if path:
+        raise ParseError(source, f"section {'/'.join(path)} not closed")
+    return config

@@ -1,0 +1,49 @@
+"""LVM reports and configuration: captured files, or the LVM tools of this node."""
+
+from __future__ import annotations
+
+from kvmcluster.model.lvm import LvmConfig, LvmReport
+from kvmcluster.parsers.lvm import (
+    LVS_ARGV,
+    PVS_ARGV,
+    VGS_ARGV,
+    parse_lvm_config,
+    parse_lvs,
+    parse_pvs,
+    parse_vgs,
+)
+from kvmcluster.runtime.command import command_failure, run_command
+from kvmcluster.sources.files import input_label, read_text
+
+LVMCONFIG_ARGV = ["lvmconfig"]
+DUMPCONFIG_ARGV = ["lvm", "dumpconfig"]  # lvm2 2.02 of RHEL 6 has no lvmconfig
+QUIET = {"LVM_SUPPRESS_FD_WARNINGS": "1"}
+
+
+def _captured_or_live(path, option, argv, parse, sudo):
+    if path:
+        return parse(read_text(path, option), input_label(path))
+    result = run_command(argv, sudo=sudo, env=QUIET)
+    return parse(result.stdout, " ".join(argv))
+
+
+def load_lvm_report(vgs_file, pvs_file, lvs_file, sudo: bool) -> LvmReport:
+    report = LvmReport(vgs_file or " ".join(VGS_ARGV))
+    report.vgs = _captured_or_live(vgs_file, "--vgs-file", VGS_ARGV, parse_vgs, sudo)
+    report.pvs = _captured_or_live(pvs_file, "--pvs-file", PVS_ARGV, parse_pvs, sudo)
+    if lvs_file or not (vgs_file or pvs_file):
+        report.lvs = _captured_or_live(lvs_file, "--lvs-file", LVS_ARGV, parse_lvs, sudo)
+    return report
+
+
+def load_lvm_config(path: str | None, live: bool, sudo: bool) -> LvmConfig | None:
+    if path:
+        return parse_lvm_config(read_text(path, "--lvm-conf-file"), input_label(path))
+    if not live:
+        return None
+    result = run_command(LVMCONFIG_ARGV, sudo=sudo, ok_codes=None, env=QUIET)
+    if result.returncode != 0:
+        result = run_command(DUMPCONFIG_ARGV, sudo=sudo, ok_codes=None, env=QUIET)
+        if result.returncode != 0:
+            raise command_failure(result, sudo=sudo)
+    return parse_lvm_config(result.stdout, " ".join(result.argv))
