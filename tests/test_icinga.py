@@ -110,6 +110,7 @@ def test_icinga2_builds_the_expected_services(icinga_config):
         "cluster-services",
         "cluster-daemons",
         "vm-alloc",
+        "cluster-lvm",
         "cluster-config-lint",
     ):
         assert f"{seed}!{name}" in services

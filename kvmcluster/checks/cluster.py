@@ -58,8 +58,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run(argv: list[str] | None) -> None:
+def build_report(stack: str = "auto", *, sudo: bool = False, policy=None, **files):
+    """files: cman_status_file, cman_nodes_file, clustat_file, quorumtool_file, crm_mon_file."""
     from kvmcluster.rules.cluster import ClusterPolicy, evaluate
+    from kvmcluster.sources.cluster import load_cluster_status
+
+    status = load_cluster_status(stack, sudo=sudo, **files)
+    return evaluate(status, policy or ClusterPolicy())
+
+
+def _run(argv: list[str] | None) -> None:
+    from kvmcluster.rules.cluster import ClusterPolicy
     from kvmcluster.runtime.command import set_deadline
     from kvmcluster.runtime.nagios import build_check
 
@@ -68,18 +77,16 @@ def _run(argv: list[str] | None) -> None:
     policy = ClusterPolicy(args.offline_warning, args.expected_nodes)
 
     def build():
-        from kvmcluster.sources.cluster import load_cluster_status
-
-        status = load_cluster_status(
+        return build_report(
             args.stack,
+            sudo=args.sudo,
+            policy=policy,
             cman_status_file=args.cman_status_file,
             cman_nodes_file=args.cman_nodes_file,
             clustat_file=args.clustat_file,
             quorumtool_file=args.quorumtool_file,
             crm_mon_file=args.crm_mon_file,
-            sudo=args.sudo,
         )
-        return evaluate(status, policy)
 
     build_check(NAME, "nodes", build).main(verbose=args.verbose, timeout=args.timeout)
 

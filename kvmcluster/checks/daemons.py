@@ -98,9 +98,47 @@ def detect_profile(processes=None) -> str:
     return "libvirt"
 
 
-def _run(argv: list[str] | None) -> None:
+def build_report(
+    profile: str = "auto",
+    *,
+    require: list[str] | None = None,
+    skip: list[str] | None = None,
+    ps_file: str | None = None,
+    uptime_file: str | None = None,
+    subsys_dir: str = "/var/lock/subsys",
+):
     from kvmcluster.model.daemons import profile_daemons
     from kvmcluster.rules.daemons import evaluate
+    from kvmcluster.sources import processes as live
+    from kvmcluster.sources.files import input_label, read_text
+
+    if ps_file:
+        from kvmcluster.parsers.ps import parse_ps, parse_uptime
+
+        processes = parse_ps(read_text(ps_file, "--ps-file"), input_label(ps_file))
+        uptime = None
+        if uptime_file:
+            uptime = parse_uptime(read_text(uptime_file, "--uptime-file"), input_label(uptime_file))
+        systemd = live.uses_systemd(processes)
+        profile = detect_profile(processes) if profile == "auto" else profile
+    else:
+        processes = live.live_processes()
+        uptime = live.live_uptime()
+        systemd = live.uses_systemd()
+        profile = detect_profile() if profile == "auto" else profile
+    daemons = profile_daemons(profile, require or [], skip or [])
+    states = {}
+    for daemon in daemons:
+        if daemon.kind == "service-state":
+            states[daemon.name] = (
+                None if ps_file else live.service_started(daemon.service, systemd, subsys_dir)
+            )
+    return evaluate(
+        processes, daemons, profile=profile, systemd=systemd, uptime=uptime, service_states=states
+    )
+
+
+def _run(argv: list[str] | None) -> None:
     from kvmcluster.runtime.command import set_deadline
     from kvmcluster.runtime.nagios import build_check
 
@@ -108,41 +146,13 @@ def _run(argv: list[str] | None) -> None:
     set_deadline(args.timeout)
 
     def build():
-        from kvmcluster.sources import processes as live
-        from kvmcluster.sources.files import input_label, read_text
-
-        if args.ps_file:
-            from kvmcluster.parsers.ps import parse_ps, parse_uptime
-
-            processes = parse_ps(read_text(args.ps_file, "--ps-file"), input_label(args.ps_file))
-            uptime = None
-            if args.uptime_file:
-                uptime = parse_uptime(
-                    read_text(args.uptime_file, "--uptime-file"), input_label(args.uptime_file)
-                )
-            systemd = live.uses_systemd(processes)
-            profile = detect_profile(processes) if args.profile == "auto" else args.profile
-        else:
-            processes = live.live_processes()
-            uptime = live.live_uptime()
-            systemd = live.uses_systemd()
-            profile = detect_profile() if args.profile == "auto" else args.profile
-        daemons = profile_daemons(profile, args.require, args.skip)
-        states = {}
-        for daemon in daemons:
-            if daemon.kind == "service-state":
-                states[daemon.name] = (
-                    None
-                    if args.ps_file
-                    else live.service_started(daemon.service, systemd, args.subsys_dir)
-                )
-        return evaluate(
-            processes,
-            daemons,
-            profile=profile,
-            systemd=systemd,
-            uptime=uptime,
-            service_states=states,
+        return build_report(
+            args.profile,
+            require=args.require,
+            skip=args.skip,
+            ps_file=args.ps_file,
+            uptime_file=args.uptime_file,
+            subsys_dir=args.subsys_dir,
         )
 
     check = build_check(NAME, "daemons", build)

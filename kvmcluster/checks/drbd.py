@@ -88,12 +88,30 @@ def nagios_range(text: str):
         raise argparse.ArgumentTypeError(f"bad Nagios range {text!r}: {exc}") from None
 
 
-def _run(argv: list[str] | None) -> None:
+def build_report(
+    *,
+    proc_file: str | None = None,
+    json_file: str | None = None,
+    events_file: str | None = None,
+    drbd_conf: str | None = None,
+    sudo: bool = False,
+    policy=None,
+):
+    """Source -> parser -> rules: the Report check_drbd prints (also used by status)."""
     from kvmcluster.rules.drbd import DrbdPolicy, evaluate
+    from kvmcluster.sources.drbd import load_configured_resources, load_drbd_status
+
+    live = not (proc_file or json_file or events_file)
+    status = load_drbd_status(proc_file, json_file, events_file, sudo)
+    configured = load_configured_resources(drbd_conf, live)
+    return evaluate(status, policy or DrbdPolicy(), configured)
+
+
+def _run(argv: list[str] | None) -> None:
+    from kvmcluster.rules.drbd import DrbdPolicy
     from kvmcluster.runtime.command import set_deadline
     from kvmcluster.runtime.nagios import build_check
     from kvmcluster.runtime.np import nagiosplugin
-    from kvmcluster.sources.drbd import load_configured_resources, load_drbd_status
 
     args = build_parser().parse_args(argv)
     set_deadline(args.timeout)
@@ -104,12 +122,16 @@ def _run(argv: list[str] | None) -> None:
         include=args.resource,
         exclude=args.exclude,
     )
-    live = not (args.proc_file or args.json_file or args.events_file)
 
     def build():
-        status = load_drbd_status(args.proc_file, args.json_file, args.events_file, args.sudo)
-        configured = load_configured_resources(args.drbd_conf, live)
-        return evaluate(status, policy, configured)
+        return build_report(
+            proc_file=args.proc_file,
+            json_file=args.json_file,
+            events_file=args.events_file,
+            drbd_conf=args.drbd_conf,
+            sudo=args.sudo,
+            policy=policy,
+        )
 
     check = build_check(NAME, "resources", build)
     check.main(verbose=args.verbose, timeout=args.timeout)

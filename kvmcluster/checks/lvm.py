@@ -77,42 +77,64 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run(argv: list[str] | None) -> None:
+def build_report(
+    *,
+    vgs_file: str | None = None,
+    pvs_file: str | None = None,
+    lvs_file: str | None = None,
+    lvm_conf_file: str | None = None,
+    drbd_conf: str | None = None,
+    libvirt: str | None = None,
+    sudo: bool = False,
+    policy=None,
+):
+    import os
+
+    from kvmcluster.parsers.drbd_conf import backing_devices, read_drbd_conf
     from kvmcluster.rules.lvm import LvmPolicy, evaluate
+    from kvmcluster.sources.drbd import DEFAULT_DRBD_CONF, local_hostnames
+    from kvmcluster.sources.lvm import load_lvm_config, load_lvm_report
+
+    live = not (vgs_file or pvs_file or lvs_file)
+    report = load_lvm_report(vgs_file, pvs_file, lvs_file, sudo)
+    config = load_lvm_config(lvm_conf_file, live, sudo)
+    if drbd_conf is None and live and os.path.exists(DEFAULT_DRBD_CONF):
+        drbd_conf = DEFAULT_DRBD_CONF
+    backing = backing_devices(read_drbd_conf(drbd_conf), local_hostnames()) if drbd_conf else []
+    policy = policy or LvmPolicy()
+    if libvirt:
+        from kvmcluster.sources.libvirt import read_hypervisors
+
+        for view in read_hypervisors([("local", libvirt)]):
+            policy.vm_lvs += [
+                d.source
+                for dom in view.domains
+                if dom.active
+                for d in dom.disks
+                if d.type == "block"
+            ]
+    return evaluate(report, config, backing, policy)
+
+
+def _run(argv: list[str] | None) -> None:
+    from kvmcluster.rules.lvm import LvmPolicy
     from kvmcluster.runtime.command import set_deadline
     from kvmcluster.runtime.nagios import build_check
 
     args = build_parser().parse_args(argv)
     set_deadline(args.timeout)
-    live = not (args.vgs_file or args.pvs_file or args.lvs_file)
 
     def build():
-        import os
-
-        from kvmcluster.parsers.drbd_conf import backing_devices, read_drbd_conf
-        from kvmcluster.sources.drbd import DEFAULT_DRBD_CONF, local_hostnames
-        from kvmcluster.sources.lvm import load_lvm_config, load_lvm_report
-
-        report = load_lvm_report(args.vgs_file, args.pvs_file, args.lvs_file, args.sudo)
-        config = load_lvm_config(args.lvm_conf_file, live, args.sudo)
-        drbd_conf = args.drbd_conf or (
-            DEFAULT_DRBD_CONF if live and os.path.exists(DEFAULT_DRBD_CONF) else None
+        return build_report(
+            vgs_file=args.vgs_file,
+            pvs_file=args.pvs_file,
+            lvs_file=args.lvs_file,
+            lvm_conf_file=args.lvm_conf_file,
+            drbd_conf=args.drbd_conf,
+            libvirt=args.libvirt,
+            sudo=args.sudo,
+            policy=LvmPolicy(args.vg, args.warning, args.critical),
         )
-        backing = backing_devices(read_drbd_conf(drbd_conf), local_hostnames()) if drbd_conf else []
-        vm_lvs = []
-        if args.libvirt:
-            from kvmcluster.sources.libvirt import read_hypervisors
-
-            for view in read_hypervisors([("local", args.libvirt)]):
-                vm_lvs += [
-                    d.source
-                    for dom in view.domains
-                    if dom.active
-                    for d in dom.disks
-                    if d.type == "block"
-                ]
-        policy = LvmPolicy(args.vg, args.warning, args.critical, vm_lvs)
-        return evaluate(report, config, backing, policy)
 
     build_check(NAME, "volume groups", build).main(verbose=args.verbose, timeout=args.timeout)
 

@@ -77,8 +77,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run(argv: list[str] | None) -> None:
+def build_report(stack: str = "auto", *, sudo: bool = False, policy=None, **files):
+    """files: clustat_file, crm_mon_file, cib_file."""
     from kvmcluster.rules.services import ServicesPolicy, evaluate
+    from kvmcluster.sources.cluster import load_services
+
+    status = load_services(stack, sudo=sudo, **files)
+    return evaluate(status, policy or ServicesPolicy())
+
+
+def _run(argv: list[str] | None) -> None:
+    from kvmcluster.rules.services import ServicesPolicy
     from kvmcluster.runtime.command import set_deadline
     from kvmcluster.runtime.nagios import build_check
 
@@ -89,16 +98,14 @@ def _run(argv: list[str] | None) -> None:
     )
 
     def build():
-        from kvmcluster.sources.cluster import load_services
-
-        status = load_services(
+        return build_report(
             args.stack,
+            sudo=args.sudo,
+            policy=policy,
             clustat_file=args.clustat_file,
             crm_mon_file=args.crm_mon_file,
             cib_file=args.cib_file,
-            sudo=args.sudo,
         )
-        return evaluate(status, policy)
 
     build_check(NAME, "services", build).main(verbose=args.verbose, timeout=args.timeout)
 

@@ -115,3 +115,40 @@ class Verdict:
 
     def finding(self, item: str, describe: str | Callable[[], str] = "") -> Finding:
         return Finding(item, self.state, self.texts(), describe)
+
+
+MAX_PROBLEMS_IN_FIRST_LINE = 3
+
+
+def summary_line(report: Report, noun: str) -> str:
+    """The line a person reads first: worst problems first, then 'k of n <noun> degraded';
+    when all is well, the report's own OK summary."""
+    items = [f for f in report.findings if f.item]
+    noun = report.noun or noun
+    if report.state == State.OK:
+        return report.ok_summary or f"{len(items)} {noun} OK"
+    problems = sorted(
+        (
+            f
+            for f in report.findings
+            if f.state != State.OK and f.item not in report.headline_covers
+        ),
+        key=lambda f: -f.state.severity,
+    )
+    shown = [report.headline] if report.headline else []
+    shown += [f.summary for f in problems[:MAX_PROBLEMS_IN_FIRST_LINE]]
+    if len(problems) > MAX_PROBLEMS_IN_FIRST_LINE:
+        shown.append(f"{len(problems) - MAX_PROBLEMS_IN_FIRST_LINE} more")
+    degraded = [f for f in items if f.state != State.OK]
+    if degraded and len(items) > 1 and not report.headline:
+        shown.append(f"{len(degraded)} of {len(items)} {noun} degraded")
+    return ", ".join(shown)
+
+
+def detail_line(finding: Finding) -> str:
+    """One line per item (-v): what it is, then its problems when the description lacks them."""
+    text = finding.detail or finding.summary
+    problems = ", ".join(finding.problems)
+    if problems and finding.detail and problems not in text:
+        text += " => " + problems
+    return text

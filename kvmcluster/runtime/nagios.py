@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 
 from kvmcluster.errors import KvmclusterError
-from kvmcluster.model.findings import Finding, Perf, Report, State
+from kvmcluster.model.findings import Finding, Perf, Report, State, detail_line, summary_line
 from kvmcluster.runtime.np import nagiosplugin
 
 _STATES = {
@@ -20,7 +20,6 @@ _STATES = {
     State.CRITICAL: nagiosplugin.Critical,
     State.UNKNOWN: nagiosplugin.Unknown,
 }
-MAX_PROBLEMS_IN_FIRST_LINE = 3
 _PLAIN_LABEL = re.compile(r"^\w+$")
 
 
@@ -88,52 +87,20 @@ class ReportContext(nagiosplugin.Context):
 
 
 class ReportSummary(nagiosplugin.Summary):
-    """First line: worst problems first, then 'k of n <noun> degraded'; -v: one line per item."""
+    """First line and -v lines, from the Report (see model.findings.summary_line)."""
 
     def __init__(self, resource: ReportResource, noun: str):
         self._resource = resource
         self._noun = noun
 
-    def _items(self) -> list[Finding]:
-        return [f for f in self._resource.report.findings if f.item]
-
     def ok(self, results):
-        report = self._resource.report
-        if report.ok_summary:
-            return report.ok_summary
-        count = len(self._items())
-        return f"{count} {self._noun} OK"
+        return summary_line(self._resource.report, self._noun)
 
     def problem(self, results):
-        report = self._resource.report
-        problems = sorted(
-            (
-                f
-                for f in report.findings
-                if f.state != State.OK and f.item not in report.headline_covers
-            ),
-            key=lambda f: -f.state.severity,
-        )
-        shown = [report.headline] if report.headline else []
-        shown += [f.summary for f in problems[:MAX_PROBLEMS_IN_FIRST_LINE]]
-        if len(problems) > MAX_PROBLEMS_IN_FIRST_LINE:
-            shown.append(f"{len(problems) - MAX_PROBLEMS_IN_FIRST_LINE} more")
-        items = self._items()
-        degraded = [f for f in items if f.state != State.OK]
-        if degraded and len(items) > 1 and not report.headline:
-            noun = report.noun or self._noun
-            shown.append(f"{len(degraded)} of {len(items)} {noun} degraded")
-        return ", ".join(shown)
+        return summary_line(self._resource.report, self._noun)
 
     def verbose(self, results):
-        lines = []
-        for finding in self._resource.report.findings:
-            text = finding.detail or finding.summary
-            problems = ", ".join(finding.problems)
-            if problems and finding.detail and problems not in text:
-                text += " => " + problems
-            lines.append(f"{finding.state.name}: {text}")
-        return lines
+        return [f"{f.state.name}: {detail_line(f)}" for f in self._resource.report.findings]
 
 
 def build_check(name: str, noun: str, build: Callable[[], Report]) -> nagiosplugin.Check:
