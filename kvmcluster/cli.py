@@ -1,44 +1,19 @@
-"""The `kvmcluster` command: generate, lint, import (and demo)."""
+"""The `kvmcluster` command: status, collect, generate, lint, import (and demo)."""
 
 from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 from kvmcluster import __version__
 
-# Capture file name -> (plugin, option). The same names `kvmcluster collect` writes.
-CAPTURE_INPUTS = [
-    ("proc-drbd.txt", "check_drbd", "--proc-file"),
-    ("drbdsetup-status.json", "check_drbd", "--json-file"),
-    ("drbdsetup-events2.txt", "check_drbd", "--events-file"),
-]
-# Extra inputs a plugin takes from the same capture when present.
-CAPTURE_EXTRAS = {"check_drbd": [("drbd.conf", "--drbd-conf")]}
-
-
-def _plugin(name: str) -> str:
-    beside = Path(sys.executable).parent / name
-    return str(beside) if beside.exists() else name
-
-
-def plugin_runs_for_capture(capture: Path) -> list[list[str]]:
-    """The plugin command lines that analyse one capture directory."""
-    runs = []
-    for filename, plugin, option in CAPTURE_INPUTS:
-        if (capture / filename).is_file():
-            argv = [_plugin(plugin), "-v", option, str(capture / filename)]
-            for extra, extra_option in CAPTURE_EXTRAS.get(plugin, []):
-                if (capture / extra).is_file():
-                    argv += [extra_option, str(capture / extra)]
-            runs.append(argv)
-    return runs
-
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    """`kvmcluster status` on every bundled example capture, one after the other."""
+    from kvmcluster import status
+
     root = Path(args.captures)
     if not root.is_dir():
         print(f"kvmcluster demo: {root}: no such directory", file=sys.stderr)
@@ -48,12 +23,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
         about = capture / "ABOUT"
         title = about.read_text().strip() if about.is_file() else capture.name
         print(f"=== {capture.name}: {title}")
-        for argv in plugin_runs_for_capture(capture):
-            shown = " ".join([os.path.basename(argv[0]), *argv[1:]])
-            print(f"$ {shown}")
-            proc = subprocess.run(argv, capture_output=True, text=True)
-            print(proc.stdout.rstrip())
-            print(f"(exit {proc.returncode})\n")
+        print(f"$ kvmcluster status --from {capture}")
+        code = status.run(
+            argparse.Namespace(
+                from_=str(capture), json=False, watch=None, no_color=False, verbose=False
+            )
+        )
+        print(f"(exit {code})\n")
     return 0 if captures else 3
 
 
@@ -158,6 +134,35 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from kvmcluster import status
+    from kvmcluster.errors import KvmclusterError
+
+    try:
+        return status.run(args)
+    except KvmclusterError as exc:
+        print(f"kvmcluster status: {exc}", file=sys.stderr)
+        return 3
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from kvmcluster.collect import collect
+
+    output = args.output or f"kvmcluster-{os.uname().nodename.split('.')[0]}.tar.gz"
+    if os.path.exists(output) and not args.force:
+        print(f"kvmcluster collect: {output} exists (use --force)", file=sys.stderr)
+        return 1
+    manifest = collect(output, sudo=args.sudo, libvirt=args.libvirt, vgs=args.vg)
+    problems = [i for i in manifest["inputs"] if i["status"] != "ok"]
+    print(
+        f"wrote {output}: {len(manifest['inputs']) - len(problems)} inputs captured, "
+        f"{len(problems)} not (see MANIFEST.json)"
+    )
+    for item in problems:
+        print(f"  {item['status']:8} {item['file']}: {item.get('reason', '')}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kvmcluster", description="KVM cluster on DRBD and LVM: checks and tools."
@@ -207,6 +212,43 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
     importer.add_argument("--force", action="store_true")
     importer.set_defaults(func=cmd_import)
+
+    from kvmcluster.checks.vm_alloc import node_value
+
+    status = commands.add_parser(
+        "status", help="every check at once, on one screen (exit code = worst state)"
+    )
+    status.add_argument(
+        "--from",
+        dest="from_",
+        metavar="CAPTURE",
+        help="analyse a capture (directory or .tar.gz of kvmcluster collect)",
+    )
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument("--watch", type=float, metavar="SECONDS", help="refresh every SECONDS")
+    status.add_argument("--no-color", action="store_true", help="no colours even on a terminal")
+    status.add_argument("-v", "--verbose", action="store_true", help="list the OK items too")
+    status.set_defaults(func=cmd_status)
+
+    collect = commands.add_parser("collect", help="capture every input of the checks")
+    collect.add_argument("--output", "-o", metavar="FILE.tar.gz")
+    collect.add_argument("--force", action="store_true")
+    collect.add_argument("--sudo", action="store_true", help="run the tools with sudo -n")
+    collect.add_argument(
+        "--libvirt",
+        action="append",
+        type=node_value,
+        metavar="NODE=URI",
+        help="hypervisors to capture (default: qemu:///system of this node)",
+    )
+    collect.add_argument(
+        "--vg",
+        action="append",
+        type=node_value,
+        metavar="NODE=VG",
+        help="record the VG of each node's VMs for status",
+    )
+    collect.set_defaults(func=cmd_collect)
     return parser
 
 
@@ -216,6 +258,9 @@ def main(argv: list[str] | None = None) -> None:
         code = args.func(args)
     except KeyboardInterrupt:
         code = 3
+    except BrokenPipeError:  # `kvmcluster status | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
     except Exception as exc:  # the last line of defence: one line, no traceback
         print(
             f"kvmcluster {args.command}: internal error: {type(exc).__name__}: {exc}",

@@ -1,4 +1,4 @@
-"""The README's main command: `kvmcluster demo` on the bundled example captures."""
+"""The README's main command: `kvmcluster demo`, i.e. status on the bundled example captures."""
 
 from tests.plugin_runner import REPO, run_plugin
 
@@ -8,8 +8,13 @@ def test_demo_shows_the_healthy_and_the_broken_node():
     assert run.returncode == 0
     out = run.stdout
     assert "=== healthy:" in out and "=== split-brain:" in out
-    assert "DRBD OK - 3 resources Connected and UpToDate (Primary/Primary)" in out
-    assert "DRBD CRITICAL - drbd0 StandAlone (possible split brain)" in out
+    assert "kvmcluster status: OK" in out and "kvmcluster status: CRITICAL" in out
+    assert "DRBD                     CRITICAL  drbd0 StandAlone (possible split brain)" in out
+    assert (
+        "VM allocation            WARNING   aquarius_000199_MFA_mfa.fr_prodweb1.mfa.fr runs on "
+        "node05, belongs on node06"
+    ) in out
+    assert "\033[" not in out, "no colours when piped"
 
 
 def test_demo_on_a_missing_directory_fails_clearly():

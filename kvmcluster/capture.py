@@ -1,0 +1,124 @@
+"""The files of a capture (`kvmcluster collect`), read back by `kvmcluster status --from`."""
+
+from __future__ import annotations
+
+import os
+import tarfile
+import tempfile
+
+from kvmcluster.errors import SourceError
+
+PROC_DRBD = "proc-drbd.txt"
+DRBD_JSON = "drbdsetup-status.json"
+DRBD_EVENTS = "drbdsetup-events2.txt"
+DRBD_CONF = "drbd.conf"
+CMAN_STATUS = "cman-tool-status.txt"
+CMAN_NODES = "cman-tool-nodes.txt"
+CLUSTAT = "clustat.xml"
+CLUSTER_CONF = "cluster.conf"
+CRM_MON = "crm-mon.xml"
+CIB = "cib.xml"
+QUORUMTOOL = "corosync-quorumtool.txt"
+PS = "ps.txt"
+UPTIME = "uptime.txt"
+VGS = "vgs.txt"
+PVS = "pvs.txt"
+LVS = "lvs.txt"
+LVMCONFIG = "lvmconfig.txt"
+HOSTNAME = "hostname.txt"
+MANIFEST = "MANIFEST.json"
+LIBVIRT_PREFIX = "libvirt-"  # libvirt-NODE.xml: the node's domains as a libvirt test driver file
+VG_MAP = "vg-map.txt"  # NODE=VG lines: the volume group of each node's VMs
+# Tools whose error output is itself the state ("Cannot open connection to cman", crm_mon's
+# status 102 XML): their captures are read even when the command failed.
+FAILURE_IS_STATE = {CMAN_STATUS, CMAN_NODES, CLUSTAT, CRM_MON, QUORUMTOOL}
+
+
+class Capture:
+    """A capture directory (or a .tar.gz unpacked into a temporary one)."""
+
+    def __init__(self, path: str):
+        self._temporary = None
+        if os.path.isdir(path):
+            self.dir = path
+        elif os.path.isfile(path):
+            self._temporary = tempfile.TemporaryDirectory(prefix="kvmcluster-capture-")
+            self.dir = _unpack(path, self._temporary.name)
+        else:
+            raise SourceError(f"capture {path}: no such file or directory")
+        self.path = path
+        self.manifest = self._read_manifest()
+
+    def _read_manifest(self) -> dict[str, dict]:
+        import json
+
+        path = os.path.join(self.dir, MANIFEST)
+        if not os.path.isfile(path):
+            return {}
+        try:
+            with open(path) as handle:
+                return {entry["file"]: entry for entry in json.load(handle).get("inputs", [])}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise SourceError(f"capture {self.path}: {MANIFEST} is not valid") from None
+
+    def failed(self, name: str) -> str | None:
+        """Why the input was not captured (None when it was, or nothing says otherwise)."""
+        entry = self.manifest.get(name)
+        if entry is None or entry.get("status") == "ok":
+            return None
+        return entry.get("reason") or entry.get("status")
+
+    def file(self, name: str) -> str | None:
+        path = os.path.join(self.dir, name)
+        if self.failed(name) and name not in FAILURE_IS_STATE:
+            return None
+        return path if os.path.isfile(path) and os.path.getsize(path) > 0 else None
+
+    def libvirt_nodes(self) -> list[tuple[str, str]]:
+        found = []
+        for name in sorted(os.listdir(self.dir)):
+            if name.startswith(LIBVIRT_PREFIX) and name.endswith(".xml"):
+                node = name[len(LIBVIRT_PREFIX) : -4]
+                found.append((node, "test://" + os.path.abspath(os.path.join(self.dir, name))))
+        return found
+
+    def vg_map(self) -> dict[str, str]:
+        path = self.file(VG_MAP)
+        if not path:
+            return {}
+        pairs = {}
+        with open(path) as handle:
+            for line in handle:
+                node, sep, vg = line.strip().partition("=")
+                if sep:
+                    pairs[node] = vg
+        return pairs
+
+    def hostname(self) -> str:
+        path = self.file(HOSTNAME)
+        if not path:
+            return os.path.basename(os.path.normpath(self.path))
+        with open(path) as handle:
+            return handle.read().strip()
+
+    def close(self) -> None:
+        if self._temporary is not None:
+            self._temporary.cleanup()
+
+
+def _unpack(archive: str, target: str) -> str:
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            members = []
+            for member in tar.getmembers():
+                name = os.path.normpath(member.name)
+                if name.startswith(("/", "..")) or not (member.isfile() or member.isdir()):
+                    raise SourceError(f"capture {archive}: unsafe member {member.name!r}")
+                members.append(member)
+            tar.extractall(target, members=members)
+    except (tarfile.TarError, OSError) as exc:
+        raise SourceError(f"capture {archive}: cannot unpack ({exc})") from None
+    entries = os.listdir(target)
+    if len(entries) == 1 and os.path.isdir(os.path.join(target, entries[0])):
+        return os.path.join(target, entries[0])
+    return target

@@ -1,0 +1,336 @@
+"""`kvmcluster status`: every check in-process, on one screen, for a human in an incident.
+
+Reads the same inputs as the plugins: the live node, or a capture (`--from DIR|FILE.tar.gz`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+from kvmcluster import capture as c
+from kvmcluster.errors import KvmclusterError
+from kvmcluster.model.findings import Finding, Report, State, detail_line, summary_line
+
+SCHEMA_VERSION = 1
+AREAS = [
+    ("drbd", "DRBD", "resources"),
+    ("cluster", "Quorum and membership", "nodes"),
+    ("services", "Cluster services", "services"),
+    ("daemons", "Daemons", "daemons"),
+    ("vm_alloc", "VM allocation", "VMs"),
+    ("lvm", "LVM on DRBD", "volume groups"),
+]
+COLOURS = {State.OK: "32", State.WARNING: "33", State.CRITICAL: "31", State.UNKNOWN: "35"}
+
+
+# --- building the reports -----------------------------------------------------------------
+
+
+def _drbd(cap):
+    from kvmcluster.checks.drbd import build_report
+
+    if cap is None:
+        return build_report()
+    conf = cap.file(c.DRBD_CONF)
+    proc = cap.file(c.PROC_DRBD)
+    if not proc and "no such file" in (cap.failed(c.PROC_DRBD) or ""):
+        from kvmcluster.model.drbd import DrbdStatus
+        from kvmcluster.rules.drbd import DrbdPolicy, evaluate
+
+        return evaluate(DrbdStatus(source=c.PROC_DRBD, loaded=False), DrbdPolicy())
+    if proc:
+        try:
+            return build_report(proc_file=proc, drbd_conf=conf)
+        except KvmclusterError:
+            if not (cap.file(c.DRBD_JSON) or cap.file(c.DRBD_EVENTS)):
+                raise
+    if cap.file(c.DRBD_JSON):
+        return build_report(json_file=cap.file(c.DRBD_JSON), drbd_conf=conf)
+    if cap.file(c.DRBD_EVENTS):
+        return build_report(events_file=cap.file(c.DRBD_EVENTS), drbd_conf=conf)
+    return None
+
+
+def _stack(cap) -> str | None:
+    if cap.file(c.CMAN_STATUS) or cap.file(c.CLUSTAT):
+        return "cman"
+    if cap.file(c.CRM_MON) or cap.file(c.QUORUMTOOL):
+        return "pacemaker"
+    return None
+
+
+def _cluster(cap):
+    from kvmcluster.checks.cluster import build_report
+
+    if cap is None:
+        return build_report()
+    files = {}
+    if _stack(cap) == "cman":
+        if cap.file(c.CMAN_STATUS):
+            files = {
+                "cman_status_file": cap.file(c.CMAN_STATUS),
+                "cman_nodes_file": cap.file(c.CMAN_NODES),
+            }
+        else:
+            files = {"clustat_file": cap.file(c.CLUSTAT)}
+    elif _stack(cap) == "pacemaker":
+        files = {"crm_mon_file": cap.file(c.CRM_MON), "quorumtool_file": cap.file(c.QUORUMTOOL)}
+    return build_report(**files) if files else None
+
+
+def _services(cap):
+    from kvmcluster.checks.services import build_report
+
+    if cap is None:
+        return build_report()
+    if cap.file(c.CLUSTAT):
+        return build_report(clustat_file=cap.file(c.CLUSTAT))
+    if cap.file(c.CRM_MON):
+        return build_report(crm_mon_file=cap.file(c.CRM_MON), cib_file=cap.file(c.CIB))
+    return None
+
+
+def _daemons(cap):
+    from kvmcluster.checks.daemons import build_report
+
+    if cap is None:
+        return build_report()
+    if not cap.file(c.PS):
+        return None
+    profile = {"cman": "rhcs", "pacemaker": "pacemaker"}.get(_stack(cap) or "", "auto")
+    return build_report(profile, ps_file=cap.file(c.PS), uptime_file=cap.file(c.UPTIME))
+
+
+def _vm_alloc(cap):
+    from kvmcluster.rules.vm_alloc import AllocPolicy
+    from kvmcluster.sources.vm_alloc import load_vm_alloc_report
+
+    if cap is None:
+        from kvmcluster.checks.vm_alloc import CLUSTER_CONF
+
+        stack = "cman" if os.path.exists(CLUSTER_CONF) else "pacemaker"
+        return load_vm_alloc_report(
+            stack,
+            AllocPolicy(),
+            cluster_conf=CLUSTER_CONF,
+            cib_file=None,
+            clustat_file=None,
+            crm_mon_file=None,
+            libvirt=[(os.uname().nodename, "qemu:///system")],
+            sudo=False,
+        )
+    libvirt = cap.libvirt_nodes()
+    if not libvirt:
+        return None
+    policy = AllocPolicy(vgs=cap.vg_map())
+    if cap.file(c.CLUSTER_CONF):
+        return load_vm_alloc_report(
+            "cman",
+            policy,
+            cluster_conf=cap.file(c.CLUSTER_CONF),
+            cib_file=None,
+            clustat_file=cap.file(c.CLUSTAT),
+            crm_mon_file=None,
+            libvirt=libvirt,
+            sudo=False,
+        )
+    if cap.file(c.CIB):
+        return load_vm_alloc_report(
+            "pacemaker",
+            policy,
+            cluster_conf="",
+            cib_file=cap.file(c.CIB),
+            clustat_file=None,
+            crm_mon_file=cap.file(c.CRM_MON),
+            libvirt=libvirt,
+            sudo=False,
+        )
+    return None
+
+
+def _lvm(cap):
+    from kvmcluster.checks.lvm import build_report
+
+    if cap is None:
+        return build_report()
+    if not (cap.file(c.VGS) and cap.file(c.PVS)):
+        return None
+    return build_report(
+        vgs_file=cap.file(c.VGS),
+        pvs_file=cap.file(c.PVS),
+        lvs_file=cap.file(c.LVS),
+        lvm_conf_file=cap.file(c.LVMCONFIG),
+        drbd_conf=cap.file(c.DRBD_CONF),
+    )
+
+
+BUILDERS = {
+    "drbd": _drbd,
+    "cluster": _cluster,
+    "services": _services,
+    "daemons": _daemons,
+    "vm_alloc": _vm_alloc,
+    "lvm": _lvm,
+}
+
+
+def build_areas(cap) -> list[dict]:
+    areas = []
+    for key, title, noun in AREAS:
+        try:
+            report = BUILDERS[key](cap)
+        except KvmclusterError as exc:
+            report = Report(findings=[Finding("", State.UNKNOWN, (str(exc),))])
+        if report is None:
+            areas.append({"name": key, "title": title, "captured": False})
+            continue
+        areas.append(
+            {
+                "name": key,
+                "title": title,
+                "captured": True,
+                "report": report,
+                "noun": noun,
+                "advice": advice(key, report),
+            }
+        )
+    return areas
+
+
+# --- what to do next ------------------------------------------------------------------------
+
+
+def advice(area: str, report: Report) -> list[str]:
+    tips: list[str] = []
+    for finding in report.findings:
+        text = " ".join(finding.problems)
+        if area == "drbd" and "StandAlone" in text and "split brain" in text:
+            name = finding.item
+            tips.append(
+                f"split brain on {name}: pick the victim node (its writes since the split are "
+                f"lost). On the victim: drbdadm disconnect {name}; drbdadm secondary {name}; "
+                f"drbdadm connect --discard-my-data {name} (8.4: drbdadm -- --discard-my-data "
+                f"connect {name}). On the survivor: drbdadm connect {name}. Then wait for the "
+                "resync (SyncSource/SyncTarget) before making the victim Primary again."
+            )
+        if area == "vm_alloc" and "at once" in text:
+            tips.append(
+                f"{finding.item}: {text.split('risk: ')[-1].rstrip(')')} now, then "
+                "check its filesystems (fsck) before starting it again through the cluster."
+            )
+        if area == "cluster" and "not quorate" in text:
+            tips.append(
+                "no quorum: services stop. Bring the missing nodes back; never force "
+                "quorum (cman_tool expected -e 1) while another partition may still run VMs."
+            )
+    if area == "daemons" and report.headline:
+        tips.append(f"start the stack in this order: {report.headline.split(': ', 1)[-1]}")
+    return tips
+
+
+# --- output ---------------------------------------------------------------------------------
+
+
+def worst(areas: list[dict]) -> State:
+    states = [a["report"].state for a in areas if a.get("captured")]
+    return max(states, key=lambda s: s.severity, default=State.UNKNOWN)
+
+
+def to_json(areas: list[dict], source: str, node: str) -> dict:
+    state = worst(areas)
+    out = {
+        "version": SCHEMA_VERSION,
+        "state": state.name,
+        "exit_code": int(state),
+        "node": node,
+        "source": source,
+        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "areas": [],
+    }
+    for area in areas:
+        entry = {"name": area["name"], "title": area["title"], "captured": area["captured"]}
+        if area["captured"]:
+            report = area["report"]
+            entry.update(
+                state=report.state.name,
+                summary=summary_line(report, area["noun"]),
+                findings=[
+                    {
+                        "item": f.item,
+                        "state": f.state.name,
+                        "problems": list(f.problems),
+                        "detail": detail_line(f),
+                    }
+                    for f in report.findings
+                ],
+                perfdata=[
+                    {"label": p.label, "value": p.value, "uom": p.uom} for p in report.perfdata
+                ],
+                advice=area["advice"],
+            )
+        out["areas"].append(entry)
+    return out
+
+
+def render_text(areas: list[dict], source: str, node: str, colour: bool, verbose: bool) -> str:
+    def paint(state: State, text: str) -> str:
+        return f"\033[{COLOURS[state]}m{text}\033[0m" if colour else text
+
+    state = worst(areas)
+    lines = [
+        f"kvmcluster status: {paint(state, state.name)}   node {node}, {source}, "
+        f"{time.strftime('%Y-%m-%d %H:%M:%S')}",
+        "",
+    ]
+    ordered = sorted(areas, key=lambda a: -(a["report"].state.severity) if a["captured"] else 1)
+    for area in ordered:
+        if not area["captured"]:
+            lines.append(f"{area['title']:<24} -         not captured")
+            continue
+        report = area["report"]
+        lines.append(
+            f"{area['title']:<24} {paint(report.state, f'{report.state.name:<9}')} "
+            f"{summary_line(report, area['noun'])}"
+        )
+        for finding in sorted(report.findings, key=lambda f: -f.state.severity):
+            if finding.state != State.OK or verbose:
+                lines.append(
+                    f"    {paint(finding.state, finding.state.name.lower()):<8} "
+                    f"{detail_line(finding)}"
+                )
+        hidden = sum(1 for f in report.findings if f.state == State.OK)
+        if hidden and not verbose and report.state != State.OK:
+            lines.append(f"    ({hidden} OK, -v to list)")
+        for tip in area["advice"]:
+            lines.append(f"    next: {tip}")
+    return "\n".join(lines) + "\n"
+
+
+def run(args) -> int:
+    cap = c.Capture(args.from_) if getattr(args, "from_", None) else None
+    source = f"capture {args.from_}" if cap else "live"
+    node = cap.hostname() if cap else os.uname().nodename
+    colour = sys.stdout.isatty() and not args.no_color and not args.json
+    try:
+        while True:
+            areas = build_areas(cap)
+            if args.json:
+                sys.stdout.write(json.dumps(to_json(areas, source, node), indent=2) + "\n")
+            else:
+                text = render_text(areas, source, node, colour, args.verbose)
+                if args.watch and sys.stdout.isatty():
+                    sys.stdout.write("\033[H\033[2J")
+                sys.stdout.write(text)
+            sys.stdout.flush()
+            code = int(worst(areas))
+            if not args.watch:
+                return code
+            time.sleep(args.watch)
+    except KeyboardInterrupt:
+        return 3
+    finally:
+        if cap is not None:
+            cap.close()
