@@ -36,6 +36,14 @@ def _size(value: str, source: str, lineno: int) -> int:
         raise ParseError(source, f"not a size in bytes: {value!r}", lineno) from None
 
 
+def _count(value: str, source: str, lineno: int) -> int:
+    if not value:
+        return 0
+    if not value.isdigit():
+        raise ParseError(source, f"not a count: {value!r}", lineno)
+    return int(value)
+
+
 def parse_vgs(text: str, source: str = "vgs") -> list[VolumeGroup]:
     return [
         VolumeGroup(
@@ -43,8 +51,8 @@ def parse_vgs(text: str, source: str = "vgs") -> list[VolumeGroup]:
             f[1],
             _size(f[2], source, n),
             _size(f[3], source, n),
-            int(f[4] or 0),
-            int(f[5] or 0),
+            _count(f[4], source, n),
+            _count(f[5], source, n),
         )
         for n, f in _rows(text, source, 6)
     ]

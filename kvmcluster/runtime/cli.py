@@ -20,6 +20,7 @@ class PluginArgumentParser(argparse.ArgumentParser):
         super().__init__(**kwargs)
 
     def error(self, message):
+        message = message.replace("|", "/")
         print(f"{self.check_name} UNKNOWN - bad arguments: {message} (see {self.prog} -h)")
         sys.exit(3)
 
@@ -86,7 +87,8 @@ def guarded_main(check_name: str, main: Callable[[list[str] | None], None], argv
     except KeyboardInterrupt:
         print(f"{check_name} UNKNOWN - interrupted")
     except Exception as exc:  # the last line of defence: never a bare traceback
-        print(f"{check_name} UNKNOWN - internal error: {type(exc).__name__}: {exc}")
+        error = f"{type(exc).__name__}: {exc}".replace("|", "/")
+        print(f"{check_name} UNKNOWN - internal error: {error}")
         if verbose >= 3:
             import traceback
 

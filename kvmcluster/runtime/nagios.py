@@ -86,6 +86,11 @@ class ReportContext(nagiosplugin.Context):
         return _PerfdataText(" ".join(format_perf(p) for p in report.perfdata)) or None
 
 
+def plugin_text(text: str) -> str:
+    """'|' starts the perfdata in plugin output: a '|' quoted from an input becomes '/'."""
+    return text.replace("|", "/")
+
+
 class ReportSummary(nagiosplugin.Summary):
     """First line and -v lines, from the Report (see model.findings.summary_line)."""
 
@@ -94,13 +99,15 @@ class ReportSummary(nagiosplugin.Summary):
         self._noun = noun
 
     def ok(self, results):
-        return summary_line(self._resource.report, self._noun)
+        return plugin_text(summary_line(self._resource.report, self._noun))
 
     def problem(self, results):
-        return summary_line(self._resource.report, self._noun)
+        return plugin_text(summary_line(self._resource.report, self._noun))
 
     def verbose(self, results):
-        return [f"{f.state.name}: {detail_line(f)}" for f in self._resource.report.findings]
+        return [
+            plugin_text(f"{f.state.name}: {detail_line(f)}") for f in self._resource.report.findings
+        ]
 
 
 def build_check(name: str, noun: str, build: Callable[[], Report]) -> nagiosplugin.Check:
