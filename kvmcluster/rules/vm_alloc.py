@@ -32,11 +32,12 @@ def _names(nodes) -> str:
 
 
 def _cluster_placement(
-    vm: ManagedVM, services: ServicesStatus | None
+    vm: ManagedVM, services: ServicesStatus | None, by_name: dict[str, Service]
 ) -> tuple[Service | None, list[str]]:
+    """The cluster's resource for the VM, and the nodes it says the VM runs on."""
     if services is None or not services.running:
         return None, []
-    service = next((s for s in services.services if s.name == vm.resource), None)
+    service = by_name.get(vm.resource)
     if service is None:
         return None, []
     if services.manager == "rgmanager":
@@ -88,19 +89,32 @@ def _check_disks(verdict: Verdict, domain: HypervisorDomain, expected_node: str 
         )
 
 
+class _Index:
+    """Services and hypervisor domains by name: 1,000 VMs must not mean 1,000,000 lookups."""
+
+    def __init__(self, services: ServicesStatus | None, views: list[HypervisorView]):
+        self.services = {s.name: s for s in services.services} if services else {}
+        self.domains: dict[str, list[HypervisorDomain]] = {}
+        for view in views:
+            if not view.error:
+                for domain in view.domains:
+                    self.domains.setdefault(domain.name, []).append(domain)
+
+
 def _evaluate_vm(
     vm: ManagedVM,
     services: ServicesStatus | None,
     online: list[str] | None,
     views: list[HypervisorView],
     policy: AllocPolicy,
+    index: _Index,
 ) -> tuple[Finding, dict[str, bool]]:
     verdict = Verdict()
-    service, cluster_nodes = _cluster_placement(vm, services)
+    service, cluster_nodes = _cluster_placement(vm, services, index.services)
     disabled = _disabled(vm, service)
     seen = [v for v in views if not v.error]
     unreachable = [v.node for v in views if v.error]
-    instances = [d for v in seen for d in v.domains if d.name == vm.name]
+    instances = index.domains.get(vm.name, [])
     active = [d for d in instances if d.active]
     running_on = [d.node for d in active]
     for domain in instances:
@@ -190,8 +204,9 @@ def evaluate(
         online = [n.name for n in cluster.nodes if n.member]
     vms = [v for v in config.vms if not policy.include or v.name in policy.include]
     counts = {"running": 0, "misplaced": 0, "not_running": 0}
+    index = _Index(services, views)
     for vm in vms:
-        finding, facts = _evaluate_vm(vm, services, online, views, policy)
+        finding, facts = _evaluate_vm(vm, services, online, views, policy, index)
         report.findings.append(finding)
         for key in counts:
             counts[key] += int(facts[key])
