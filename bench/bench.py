@@ -253,11 +253,13 @@ def typical_commands(tmp: Path) -> dict[str, list[str]]:
 
 
 def scaling_commands(tmp: Path) -> dict[str, dict[int, list[str]]]:
-    vms = "VMs (cluster.conf + clustat + libvirt)"
+    vms = "VMs: cluster.conf + clustat -x"
+    vms_libvirt = "VMs: cluster.conf + clustat -x + libvirt test driver"
     scales: dict[str, dict[int, list[str]]] = {
         "DRBD /proc/drbd 8.4": {},
         "DRBD 9 JSON": {},
         vms: {},
+        vms_libvirt: {},
     }
     for n in (10, 100, 1000, 5000):
         proc = tmp / f"proc-{n}.txt"
