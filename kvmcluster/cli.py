@@ -137,8 +137,11 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from kvmcluster import status
     from kvmcluster.errors import KvmclusterError
+    from kvmcluster.runtime.cli import start
 
     try:
+        if not args.from_:
+            start(args)
         return status.run(args)
     except KvmclusterError as exc:
         print(f"kvmcluster status: {exc}", file=sys.stderr)
@@ -147,7 +150,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_collect(args: argparse.Namespace) -> int:
     from kvmcluster.collect import collect
+    from kvmcluster.runtime.cli import start
 
+    start(args)
     output = args.output or f"kvmcluster-{os.uname().nodename.split('.')[0]}.tar.gz"
     if os.path.exists(output) and not args.force:
         print(f"kvmcluster collect: {output} exists (use --force)", file=sys.stderr)
@@ -214,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     importer.set_defaults(func=cmd_import)
 
     from kvmcluster.checks.vm_alloc import node_value
+    from kvmcluster.runtime.cli import add_ssh_options
 
     status = commands.add_parser(
         "status", help="every check at once, on one screen (exit code = worst state)"
@@ -228,6 +234,15 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--watch", type=float, metavar="SECONDS", help="refresh every SECONDS")
     status.add_argument("--no-color", action="store_true", help="no colours even on a terminal")
     status.add_argument("-v", "--verbose", action="store_true", help="list the OK items too")
+    status.add_argument(
+        "-t",
+        "--timeout",
+        type=int,
+        default=30,
+        metavar="SECONDS",
+        help="time budget of the tools (default %(default)s)",
+    )
+    add_ssh_options(status)
     status.set_defaults(func=cmd_status)
 
     collect = commands.add_parser("collect", help="capture every input of the checks")
@@ -248,6 +263,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NODE=VG",
         help="record the VG of each node's VMs for status",
     )
+    collect.add_argument(
+        "-t",
+        "--timeout",
+        type=int,
+        default=120,
+        metavar="SECONDS",
+        help="time budget of the whole capture (default %(default)s)",
+    )
+    add_ssh_options(collect)
     collect.set_defaults(func=cmd_collect)
     return parser
 

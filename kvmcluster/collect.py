@@ -6,7 +6,6 @@ from __future__ import annotations
 import glob
 import json
 import os
-import shutil
 import tarfile
 import tempfile
 import time
@@ -15,8 +14,9 @@ from kvmcluster import capture as c
 from kvmcluster.errors import SourceError
 from kvmcluster.parsers import lvm
 from kvmcluster.parsers.ps import PS_ARGV
-from kvmcluster.runtime.command import run_command
 from kvmcluster.sources import cluster, drbd
+from kvmcluster.sources.drbd import REMOTE_DRBD_CONF_ARGV
+from kvmcluster.sources.node import current
 
 COMMANDS = [
     (c.DRBD_JSON, drbd.STATUS_JSON_ARGV),
@@ -46,7 +46,7 @@ def _capture_command(directory: str, name: str, argv: list[str], sudo: bool) -> 
     started = time.monotonic()
     entry = {"file": name, "command": " ".join(argv)}
     try:
-        result = run_command(
+        result = current().run(
             argv,
             sudo=sudo,
             ok_codes=None,
@@ -71,16 +71,22 @@ def _capture_command(directory: str, name: str, argv: list[str], sudo: bool) -> 
 def _capture_file(directory: str, name: str, source: str) -> dict:
     entry = {"file": name, "source": source}
     try:
-        shutil.copyfile(source, os.path.join(directory, name))
-        entry["status"] = "ok"
-    except FileNotFoundError:
+        text = current().read(source)
+    except SourceError as exc:
+        entry.update(status="failed", reason=str(exc))
+        return entry
+    if text is None:
         entry.update(status="missing", reason=f"{source}: no such file")
-    except OSError as exc:
-        entry.update(status="failed", reason=f"{source}: {exc.strerror or exc}")
+        return entry
+    with open(os.path.join(directory, name), "w") as out:
+        out.write(text)
+    entry["status"] = "ok"
     return entry
 
 
 def _capture_drbd_includes(directory: str) -> list[dict]:
+    if current().remote:  # drbd.d arrives concatenated into drbd.conf (sources.drbd)
+        return []
     entries = []
     for source in sorted(glob.glob("/etc/drbd.d/*")):
         name = os.path.join("drbd.d", os.path.basename(source))
@@ -150,7 +156,7 @@ def collect(
     libvirt: list[tuple[str, str]] | None = None,
     vgs: list[tuple[str, str]] | None = None,
 ) -> dict:
-    node = os.uname().nodename
+    node = current().name
     with tempfile.TemporaryDirectory(prefix="kvmcluster-collect-") as tmp:
         directory = os.path.join(
             tmp, f"kvmcluster-{node.split('.')[0]}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -165,11 +171,18 @@ def collect(
         with open(os.path.join(directory, c.HOSTNAME), "w") as out:
             out.write(node + "\n")
         for name, source in FILES:
-            manifest["inputs"].append(_capture_file(directory, name, source))
+            if name == c.DRBD_CONF and current().remote:
+                entry = _capture_command(directory, name, REMOTE_DRBD_CONF_ARGV, sudo)
+            else:
+                entry = _capture_file(directory, name, source)
+            manifest["inputs"].append(entry)
         manifest["inputs"] += _capture_drbd_includes(directory)
         for name, argv in COMMANDS:
             manifest["inputs"].append(_capture_command(directory, name, argv, sudo))
-        for target_node, uri in libvirt or [(node, "qemu:///system")]:
+        from kvmcluster.checks.vm_alloc import default_libvirt
+
+        default = default_libvirt(getattr(current(), "target", None))
+        for target_node, uri in libvirt or default:
             manifest["inputs"].append(_capture_libvirt(directory, target_node, uri))
         if vgs:
             with open(os.path.join(directory, c.VG_MAP), "w") as out:

@@ -311,8 +311,10 @@ def render_text(areas: list[dict], source: str, node: str, colour: bool, verbose
 
 def run(args) -> int:
     cap = c.Capture(args.from_) if getattr(args, "from_", None) else None
-    source = f"capture {args.from_}" if cap else "live"
-    node = cap.hostname() if cap else os.uname().nodename
+    from kvmcluster.sources.node import current
+
+    source = f"capture {args.from_}" if cap else ("live over ssh" if current().remote else "live")
+    node = cap.hostname() if cap else current().name
     colour = sys.stdout.isatty() and not args.no_color and not args.json
     try:
         while True:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kvmcluster.runtime.cli import guarded_main, plugin_parser, positive_int
+from kvmcluster.runtime.cli import guarded_main, plugin_parser, positive_int, start
 
 NAME = "CLUSTER"
 
@@ -69,11 +69,10 @@ def build_report(stack: str = "auto", *, sudo: bool = False, policy=None, **file
 
 def _run(argv: list[str] | None) -> None:
     from kvmcluster.rules.cluster import ClusterPolicy
-    from kvmcluster.runtime.command import set_deadline
     from kvmcluster.runtime.nagios import build_check
 
     args = build_parser().parse_args(argv)
-    set_deadline(args.timeout)
+    start(args)
     policy = ClusterPolicy(args.offline_warning, args.expected_nodes)
 
     def build():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kvmcluster.runtime.cli import guarded_main, plugin_parser
+from kvmcluster.runtime.cli import guarded_main, plugin_parser, start
 
 NAME = "DAEMONS"
 
@@ -84,12 +84,7 @@ def detect_profile(processes=None) -> str:
             "no cluster daemon runs in the captured process list, so its stack is unknown: "
             "give --profile rhcs, pacemaker or libvirt"
         )
-    import os
-    import shutil
-
-    def installed(command: str) -> bool:
-        path = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
-        return shutil.which(command, path=path) is not None
+    from kvmcluster.sources.cluster import installed
 
     if installed("cman_tool"):
         return "rhcs"
@@ -139,11 +134,10 @@ def build_report(
 
 
 def _run(argv: list[str] | None) -> None:
-    from kvmcluster.runtime.command import set_deadline
     from kvmcluster.runtime.nagios import build_check
 
     args = build_parser().parse_args(argv)
-    set_deadline(args.timeout)
+    start(args)
 
     def build():
         return build_report(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kvmcluster.runtime.cli import guarded_main, plugin_parser
+from kvmcluster.runtime.cli import guarded_main, plugin_parser, start
 
 NAME = "DRBD"
 
@@ -109,12 +109,11 @@ def build_report(
 
 def _run(argv: list[str] | None) -> None:
     from kvmcluster.rules.drbd import DrbdPolicy
-    from kvmcluster.runtime.command import set_deadline
     from kvmcluster.runtime.nagios import build_check
     from kvmcluster.runtime.np import nagiosplugin
 
     args = build_parser().parse_args(argv)
-    set_deadline(args.timeout)
+    start(args)
     policy = DrbdPolicy(
         role=args.role,
         oos_warning=args.oos_warning if args.oos_warning is not None else nagiosplugin.Range("0"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kvmcluster.runtime.cli import guarded_main, plugin_parser
+from kvmcluster.runtime.cli import guarded_main, plugin_parser, start
 
 NAME = "LVM"
 
@@ -118,11 +118,10 @@ def build_report(
 
 def _run(argv: list[str] | None) -> None:
     from kvmcluster.rules.lvm import LvmPolicy
-    from kvmcluster.runtime.command import set_deadline
     from kvmcluster.runtime.nagios import build_check
 
     args = build_parser().parse_args(argv)
-    set_deadline(args.timeout)
+    start(args)
 
     def build():
         return build_report(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from kvmcluster.checks.cluster import add_stack_option
-from kvmcluster.runtime.cli import guarded_main, plugin_parser, positive_int
+from kvmcluster.runtime.cli import guarded_main, plugin_parser, positive_int, start
 
 NAME = "SERVICES"
 
@@ -88,11 +88,10 @@ def build_report(stack: str = "auto", *, sudo: bool = False, policy=None, **file
 
 def _run(argv: list[str] | None) -> None:
     from kvmcluster.rules.services import ServicesPolicy
-    from kvmcluster.runtime.command import set_deadline
     from kvmcluster.runtime.nagios import build_check
 
     args = build_parser().parse_args(argv)
-    set_deadline(args.timeout)
+    start(args)
     policy = ServicesPolicy(
         args.service, args.exclude, args.ignore_disabled, args.failcount_warning, args.promoted
     )

@@ -6,7 +6,7 @@ import argparse
 import os
 import re
 
-from kvmcluster.runtime.cli import guarded_main, plugin_parser
+from kvmcluster.runtime.cli import guarded_main, plugin_parser, start
 
 NAME = "VM_ALLOC"
 CLUSTER_CONF = "/etc/cluster/cluster.conf"
@@ -81,6 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def default_libvirt(ssh: str | None) -> list[tuple[str, str]]:
+    """This node's hypervisor: qemu:///system, or qemu+ssh:// to the --ssh node."""
+    if ssh:
+        host = ssh.rsplit("@", 1)[-1]
+        return [(host, f"qemu+ssh://{ssh}/system")]
+    return [(os.uname().nodename, "qemu:///system")]
+
+
 def _stack(args) -> str:
     if args.stack != "auto":
         return args.stack
@@ -88,16 +96,17 @@ def _stack(args) -> str:
         return "cman"
     if args.cib_file or args.crm_mon_file:
         return "pacemaker"
-    return "cman" if os.path.exists(CLUSTER_CONF) else "pacemaker"
+    from kvmcluster.sources.node import current
+
+    return "cman" if current().exists(CLUSTER_CONF) else "pacemaker"
 
 
 def _run(argv: list[str] | None) -> None:
     from kvmcluster.rules.vm_alloc import AllocPolicy
-    from kvmcluster.runtime.command import set_deadline
     from kvmcluster.runtime.nagios import build_check
 
     args = build_parser().parse_args(argv)
-    set_deadline(args.timeout)
+    start(args)
     policy = AllocPolicy(vgs=dict(args.vg), include=args.vm)
 
     def build():
@@ -110,8 +119,9 @@ def _run(argv: list[str] | None) -> None:
             cib_file=args.cib_file,
             clustat_file=args.clustat_file,
             crm_mon_file=args.crm_mon_file,
-            libvirt=args.libvirt or [(os.uname().nodename, "qemu:///system")],
+            libvirt=args.libvirt or default_libvirt(args.ssh),
             sudo=args.sudo,
+            live_cluster_conf=args.cluster_conf is None,
         )
 
     build_check(NAME, "VMs", build).main(verbose=args.verbose, timeout=args.timeout)

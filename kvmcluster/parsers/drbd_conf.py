@@ -59,7 +59,9 @@ def _tokens(text: str, path: str):
             yield token, line
 
 
-def parse_drbd_conf_text(text: str, path: str, _depth: int = 0) -> list[ConfNode]:
+def parse_drbd_conf_text(
+    text: str, path: str, _depth: int = 0, follow_includes: bool = True
+) -> list[ConfNode]:
     stack: list[list[ConfNode]] = [[]]
     words: list[tuple[str, int]] = []
     for token, line in _tokens(text, path):
@@ -69,7 +71,8 @@ def parse_drbd_conf_text(text: str, path: str, _depth: int = 0) -> list[ConfNode
             node = ConfNode(words[0][0], [w for w, _ in words[1:]], path, words[0][1])
             words = []
             if node.keyword == "include":
-                stack[-1].extend(_include(node, path, _depth))
+                if follow_includes:
+                    stack[-1].extend(_include(node, path, _depth))
             else:
                 stack[-1].append(node)
         elif token == "{":

@@ -58,7 +58,51 @@ def plugin_parser(check_name: str, prog: str, description: str) -> PluginArgumen
         action="store_true",
         help="run the commands as `sudo -n CMD` (install icinga/sudoers)",
     )
+    add_ssh_options(parser)
     return parser
+
+
+def ssh_target(text: str) -> str:
+    from kvmcluster.sources.node import TARGET
+
+    if not TARGET.match(text):
+        raise argparse.ArgumentTypeError(f"not [USER@]HOST: {text!r}")
+    return text
+
+
+def ssh_option(text: str) -> str:
+    from kvmcluster.sources.node import OPTION
+
+    if not OPTION.match(text):
+        raise argparse.ArgumentTypeError(f"expected an ssh option Key=value, got {text!r}")
+    return text
+
+
+def add_ssh_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ssh",
+        metavar="[USER@]HOST",
+        type=ssh_target,
+        help="agentless: run the node's own tools over SSH (BatchMode, one connection), "
+        "parse and judge here",
+    )
+    parser.add_argument(
+        "--ssh-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        type=ssh_option,
+        help="an ssh -o option: Port=2222, IdentityFile=..., ProxyJump=... (repeatable)",
+    )
+
+
+def start(args) -> None:
+    """What every plugin does once its arguments are parsed: the -t deadline, and --ssh."""
+    from kvmcluster.runtime.command import set_deadline
+    from kvmcluster.sources.node import use_ssh
+
+    set_deadline(args.timeout)
+    use_ssh(getattr(args, "ssh", None), getattr(args, "ssh_option", None), args.timeout)
 
 
 def positive_int(text: str) -> int:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-
 from kvmcluster.errors import SourceError
 from kvmcluster.model.cluster import ClusterStatus, ServicesStatus, merge_status
-from kvmcluster.runtime.command import command_failure, run_command
+from kvmcluster.runtime.command import command_failure
 from kvmcluster.sources.files import input_label, read_text
 
 CMAN_STATUS_ARGV = ["cman_tool", "status"]
@@ -20,8 +17,9 @@ CLUSTAT_HINT = "clustat hangs while the DLM is stuck or rgmanager is hung"
 
 
 def installed(command: str) -> bool:
-    path = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
-    return shutil.which(command, path=path) is not None
+    from kvmcluster.sources.node import current
+
+    return current().which(command)
 
 
 def detect_stack() -> str:
@@ -39,7 +37,9 @@ def detect_stack() -> str:
 
 def run_stack_tool(argv: list[str], sudo: bool, not_running: tuple[str, ...], ok=(0,), hint=""):
     """Output of a stack tool; its 'not running' answers are returned, not raised."""
-    result = run_command(argv, sudo=sudo, ok_codes=None, hint=hint)
+    from kvmcluster.sources.node import current
+
+    result = current().run(argv, sudo=sudo, ok_codes=None, hint=hint)
     text = result.stdout + result.stderr
     if result.returncode in ok or any(marker in text for marker in not_running):
         return result.stdout if result.returncode in ok else text

@@ -7,7 +7,7 @@ import os
 from kvmcluster.errors import SourceError
 from kvmcluster.model.drbd import ConfiguredResource, DrbdStatus
 from kvmcluster.parsers.drbd_proc import parse_proc_drbd
-from kvmcluster.runtime.command import command_failure, run_command
+from kvmcluster.runtime.command import command_failure
 from kvmcluster.sources.files import input_label, read_text
 
 PROC_DRBD = "/proc/drbd"
@@ -43,20 +43,24 @@ def load_drbd_status(
 
 
 def _load_live(sudo: bool) -> DrbdStatus:
-    if not os.path.exists(PROC_DRBD):
+    from kvmcluster.sources.node import current
+
+    node = current()
+    text = node.read(PROC_DRBD)
+    if text is None:
         return DrbdStatus(source=PROC_DRBD, loaded=False)
-    status = parse_proc_drbd(read_text(PROC_DRBD, "DRBD state"), PROC_DRBD)
+    status = parse_proc_drbd(text, PROC_DRBD)
     if not status.is_drbd9_without_resources:
         return status
     from kvmcluster.parsers.drbd_events import parse_events2
     from kvmcluster.parsers.drbd_json import parse_status_json
 
-    result = run_command(STATUS_JSON_ARGV, sudo=sudo, ok_codes=None)
+    result = node.run(STATUS_JSON_ARGV, sudo=sudo, ok_codes=None)
     if result.returncode == 0:
         parsed = parse_status_json(result.stdout, " ".join(STATUS_JSON_ARGV))
     elif _json_rejected(result.stderr):
         # drbd-utils without --json (or an 8.4 kernel behind drbd-utils 9): use events2.
-        events = run_command(EVENTS2_ARGV, sudo=sudo)
+        events = node.run(EVENTS2_ARGV, sudo=sudo)
         parsed = parse_events2(events.stdout, " ".join(EVENTS2_ARGV))
     else:
         raise command_failure(result, sudo=sudo)
@@ -69,8 +73,34 @@ def _json_rejected(stderr: str) -> bool:
     return "json" in text or "unrecognized option" in text or "invalid option" in text
 
 
+REMOTE_DRBD_CONF_ARGV = [
+    "sh",
+    "-c",
+    "cat /etc/drbd.conf /etc/drbd.d/*.conf /etc/drbd.d/*.res 2>/dev/null",
+]
+
+
+def node_drbd_conf():
+    """The checked node's DRBD config, None when it has none. Remotely, drbd.conf and the
+    files of drbd.d arrive concatenated (their `include` lines then find nothing here)."""
+    from kvmcluster.parsers.drbd_conf import DrbdConfig, parse_drbd_conf_text, read_drbd_conf
+    from kvmcluster.sources.node import current
+
+    node = current()
+    if not node.remote:
+        return read_drbd_conf(DEFAULT_DRBD_CONF) if os.path.exists(DEFAULT_DRBD_CONF) else None
+    result = node.run(REMOTE_DRBD_CONF_ARGV, ok_codes=None)
+    if not result.stdout.strip():
+        return None
+    source = f"{node.name}:{DEFAULT_DRBD_CONF}"
+    return DrbdConfig(parse_drbd_conf_text(result.stdout, source, follow_includes=False))
+
+
 def local_hostnames() -> set[str]:
-    name = os.uname().nodename
+    """The names of the node being checked (the remote one with --ssh)."""
+    from kvmcluster.sources.node import current
+
+    name = current().name
     return {name, name.split(".")[0]}
 
 
@@ -82,13 +112,16 @@ def load_configured_resources(
     An explicit path must be readable. Without one, /etc/drbd.conf is used for live checks
     only, and only when it exists: a captured state is not compared with this host's config.
     """
-    if path is None:
-        if not live or not os.path.exists(DEFAULT_DRBD_CONF):
-            return None
-        path = DEFAULT_DRBD_CONF
     from kvmcluster.parsers.drbd_conf import configured_resources, read_drbd_conf
 
-    config = read_drbd_conf(path)
+    if path is None:
+        if not live:
+            return None
+        config = node_drbd_conf()
+        if config is None:
+            return None
+    else:
+        config = read_drbd_conf(path)
     found = configured_resources(config, local_hostnames() if hostnames is None else hostnames)
     if not found:
         # A config copied from another node: none of its `on` sections names this host.

@@ -12,8 +12,9 @@ from kvmcluster.parsers.lvm import (
     parse_pvs,
     parse_vgs,
 )
-from kvmcluster.runtime.command import command_failure, run_command
+from kvmcluster.runtime.command import command_failure
 from kvmcluster.sources.files import input_label, read_text
+from kvmcluster.sources.node import current
 
 LVMCONFIG_ARGV = ["lvmconfig"]
 DUMPCONFIG_ARGV = ["lvm", "dumpconfig"]  # lvm2 2.02 of RHEL 6 has no lvmconfig
@@ -23,7 +24,7 @@ QUIET = {"LVM_SUPPRESS_FD_WARNINGS": "1"}
 def _captured_or_live(path, option, argv, parse, sudo):
     if path:
         return parse(read_text(path, option), input_label(path))
-    result = run_command(argv, sudo=sudo, env=QUIET)
+    result = current().run(argv, sudo=sudo, env=QUIET)
     return parse(result.stdout, " ".join(argv))
 
 
@@ -41,9 +42,10 @@ def load_lvm_config(path: str | None, live: bool, sudo: bool) -> LvmConfig | Non
         return parse_lvm_config(read_text(path, "--lvm-conf-file"), input_label(path))
     if not live:
         return None
-    result = run_command(LVMCONFIG_ARGV, sudo=sudo, ok_codes=None, env=QUIET)
+    node = current()
+    result = node.run(LVMCONFIG_ARGV, sudo=sudo, ok_codes=None, env=QUIET)
     if result.returncode != 0:
-        result = run_command(DUMPCONFIG_ARGV, sudo=sudo, ok_codes=None, env=QUIET)
+        result = node.run(DUMPCONFIG_ARGV, sudo=sudo, ok_codes=None, env=QUIET)
         if result.returncode != 0:
             raise command_failure(result, sudo=sudo)
     return parse_lvm_config(result.stdout, " ".join(result.argv))

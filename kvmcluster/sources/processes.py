@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 from kvmcluster.model.daemons import ProcessInfo
-from kvmcluster.runtime.command import run_command
 
 SUBSYS_DIR = "/var/lock/subsys"
 
@@ -22,6 +21,13 @@ _PSUTIL_STATES = {
 
 
 def live_processes() -> list[ProcessInfo]:
+    from kvmcluster.sources.node import current
+
+    node = current()
+    if node.remote:
+        from kvmcluster.parsers.ps import PS_ARGV, parse_ps
+
+        return parse_ps(node.run(PS_ARGV).stdout, f"{node.name}: ps")
     import psutil
 
     processes = []
@@ -40,6 +46,13 @@ def live_processes() -> list[ProcessInfo]:
 
 
 def live_uptime() -> float:
+    from kvmcluster.sources.node import current
+
+    node = current()
+    if node.remote:
+        from kvmcluster.parsers.ps import parse_uptime
+
+        return parse_uptime(node.read("/proc/uptime") or "", f"{node.name}:/proc/uptime")
     import time
 
     import psutil
@@ -50,14 +63,19 @@ def live_uptime() -> float:
 def uses_systemd(processes: list[ProcessInfo] | None = None) -> bool:
     """systemd manages services: live, the sd_booted() test; on a capture, PID 1's name."""
     if processes is None:
-        return os.path.isdir("/run/systemd/system")
+        from kvmcluster.sources.node import current
+
+        return current().exists("/run/systemd/system")
     return any(p.pid == 1 and p.name == "systemd" for p in processes)
 
 
 def service_started(service: str, systemd: bool, subsys_dir: str = SUBSYS_DIR) -> bool:
     """Whether a boot-time service (one that leaves no process) was started: systemd's unit
     state, or the lock file a SysV init script touches in /var/lock/subsys."""
+    from kvmcluster.sources.node import current
+
+    node = current()
     if systemd:
-        result = run_command(["systemctl", "is-active", f"{service}.service"], ok_codes=None)
+        result = node.run(["systemctl", "is-active", f"{service}.service"], ok_codes=None)
         return result.stdout.strip() == "active"
-    return os.path.exists(os.path.join(subsys_dir, service))
+    return node.exists(os.path.join(subsys_dir, service))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from kvmcluster.errors import ParseError
+from kvmcluster.errors import ParseError, SourceError
 from kvmcluster.model.findings import Finding, Report, State
 from kvmcluster.sources.cluster import (
     CIB_ARGV,
@@ -26,6 +26,7 @@ def load_vm_alloc_report(
     crm_mon_file: str | None,
     libvirt: list[tuple[str, str]],
     sudo: bool,
+    live_cluster_conf: bool = False,
 ) -> Report:
     from kvmcluster.rules.vm_alloc import evaluate
     from kvmcluster.sources.libvirt import read_hypervisors
@@ -34,7 +35,8 @@ def load_vm_alloc_report(
         from kvmcluster.parsers.cluster_conf import parse_cluster_conf
 
         try:
-            config = parse_cluster_conf(_read_cluster_conf(cluster_conf, sudo), cluster_conf)
+            text = _read_cluster_conf(cluster_conf, sudo, live_cluster_conf)
+            config = parse_cluster_conf(text, cluster_conf)
         except ParseError as exc:
             # the cluster's own config is broken: that is the cluster's problem, not ours
             return Report(findings=[Finding("", State.CRITICAL, (f"cluster config: {exc}",))])
@@ -52,12 +54,21 @@ def load_vm_alloc_report(
     return evaluate(config, views, policy, services, cluster)
 
 
-def _read_cluster_conf(path: str, sudo: bool) -> str:
-    """cluster.conf is often readable by root only: with --sudo, `sudo -n cat` it."""
-    if sudo and path != "-" and os.path.exists(path) and not os.access(path, os.R_OK):
-        from kvmcluster.runtime.command import run_command
+def _read_cluster_conf(path: str, sudo: bool, live: bool) -> str:
+    """cluster.conf is often readable by root only: with --sudo, `sudo -n cat` it. On a
+    remote node (--ssh), the default path is read there."""
+    from kvmcluster.sources.node import current
 
-        return run_command(["cat", path], sudo=True).stdout
+    node = current()
+    if live and node.remote:
+        if sudo:
+            return node.run(["cat", path], sudo=True).stdout
+        text = node.read(path)
+        if text is None:
+            raise SourceError(f"{node.name}:{path}: no such file")
+        return text
+    if sudo and path != "-" and os.path.exists(path) and not os.access(path, os.R_OK):
+        return node.run(["cat", path], sudo=True).stdout
     return read_text(path, "cluster.conf")
 
 

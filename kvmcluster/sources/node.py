@@ -1,0 +1,177 @@
+"""The node whose state is read: this machine, or a remote one over SSH (agentless mode for
+nodes without Python 3, such as RHEL 6).
+
+Sources ask `current()` to run commands and read files, so the same parsers and rules run on
+the monitoring host whichever node the data came from. Remote commands are fixed argument lists
+of the plugins, quoted for the remote shell; the host name is validated; one SSH connection
+(ControlMaster) serves all commands of a check.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import tempfile
+
+from kvmcluster.errors import SourceError
+from kvmcluster.runtime.command import CommandResult, command_failure, remaining, run_command
+
+TARGET = re.compile(
+    r"^(?:([a-z_][a-z0-9_.-]{0,31})@)?([A-Za-z0-9][A-Za-z0-9.-]{0,252}|\[[0-9A-Fa-f:.]+\])$"
+)
+OPTION = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:[= ]\S.*)?$")
+
+
+class LocalNode:
+    remote = False
+
+    def __init__(self) -> None:
+        self.name = os.uname().nodename
+
+    def run(self, argv, **kwargs) -> CommandResult:
+        return run_command(argv, **kwargs)
+
+    def read(self, path: str) -> str | None:
+        """A file's text, None when it does not exist."""
+        from kvmcluster.sources.files import read_text
+
+        if not os.path.exists(path):
+            return None
+        return read_text(path, "file")
+
+    def exists(self, path: str) -> bool:
+        return os.path.exists(path)
+
+    def which(self, command: str) -> bool:
+        search = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
+        return shutil.which(command, path=search) is not None
+
+    def close(self) -> None:
+        pass
+
+
+class SshNode:
+    remote = True
+
+    def __init__(self, target: str, options: list[str], timeout: float):
+        m = TARGET.match(target or "")
+        if not m:
+            raise SourceError(f"--ssh {target!r}: not [USER@]HOST")
+        for option in options:
+            if not OPTION.match(option):
+                raise SourceError(f"--ssh-option {option!r}: expected Key=value (an ssh -o option)")
+        self.target = target
+        self.name = m.group(2).strip("[]")
+        self.options = options
+        self.connect_timeout = max(1, int(timeout / 2))
+        self._control_dir = tempfile.mkdtemp(prefix="kvmcluster-ssh-")
+
+    def _ssh_argv(self, remote_command: str) -> list[str]:
+        argv = [
+            "ssh",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            f"ConnectTimeout={self.connect_timeout}",
+            "-o",
+            "ControlMaster=auto",
+            "-o",
+            f"ControlPath={self._control_dir}/%C",
+            "-o",
+            "ControlPersist=10",
+            "-o",
+            "LogLevel=ERROR",
+        ]
+        for option in self.options:
+            argv += ["-o", option]
+        return [*argv, "--", self.target, remote_command]
+
+    def run(self, argv, *, sudo=False, timeout=None, ok_codes=(0,), hint="", env=None):
+        words = list(argv)
+        if env:
+            words = ["env", *(f"{k}={v}" for k, v in sorted(env.items())), *words]
+        if sudo:
+            words = ["sudo", "-n", *words]
+        remote_command = " ".join(shlex.quote(w) for w in words)
+        result = run_command(
+            self._ssh_argv(remote_command), timeout=timeout, ok_codes=None, hint=hint
+        )
+        if result.returncode == 255:
+            raise SourceError(f"ssh {self.target}: {_ssh_failure(result.stderr)}")
+        result = CommandResult(tuple(words), result.returncode, result.stdout, result.stderr)
+        if result.returncode == 127 and ("not found" in result.stderr or not result.stdout):
+            raise SourceError(f"{self.name}: {argv[0]} not found on the node (is it installed?)")
+        if ok_codes is not None and result.returncode not in ok_codes:
+            error = command_failure(result, sudo=sudo, hint=hint)
+            raise SourceError(f"{self.name}: {error}")
+        return result
+
+    def read(self, path: str) -> str | None:
+        result = self.run(["cat", path], ok_codes=None)
+        if result.returncode == 0:
+            return result.stdout
+        if "No such file" in result.stderr:
+            return None
+        raise SourceError(f"{self.name}: cannot read {path}: {result.first_error_line}")
+
+    def exists(self, path: str) -> bool:
+        return self.run(["test", "-e", path], ok_codes=None).returncode == 0
+
+    def which(self, command: str) -> bool:
+        name = shlex.quote(command)
+        probe = f"command -v {name} || test -x /usr/sbin/{name} || test -x /sbin/{name}"
+        return self.run(["sh", "-c", probe], ok_codes=None).returncode == 0
+
+    def close(self) -> None:
+        if os.path.isdir(self._control_dir):
+            run_command(
+                self._ssh_argv("true")[:1]
+                + ["-o", f"ControlPath={self._control_dir}/%C", "-O", "exit", self.target],
+                ok_codes=None,
+                timeout=min(2.0, remaining(2.0)),
+            )
+            shutil.rmtree(self._control_dir, ignore_errors=True)
+
+
+def _ssh_failure(stderr: str) -> str:
+    text = stderr.strip()
+    if (
+        "Host key verification failed" in text
+        or "No ED25519 host key is known" in text
+        or "host key for" in text.lower()
+        and "not known" in text.lower()
+    ):
+        return "host key unknown or changed: add it to known_hosts (ssh-keyscan), then retry"
+    if "Permission denied" in text:
+        return (
+            "authentication refused (is the monitoring user's key in the node's authorized_keys?)"
+        )
+    if "timed out" in text:
+        return "connection timed out"
+    if "Connection refused" in text:
+        return "connection refused (sshd not running, or another port: --ssh-option Port=N)"
+    if "Could not resolve hostname" in text or "Name or service not known" in text:
+        return "host name does not resolve"
+    if "No route to host" in text or "Network is unreachable" in text:
+        return "no route to host"
+    first = text.splitlines()[-1] if text else "ssh failed (exit 255)"
+    return first[:200]
+
+
+_current: LocalNode | SshNode = LocalNode()
+
+
+def current() -> LocalNode | SshNode:
+    return _current
+
+
+def use_ssh(target: str | None, options: list[str] | None, timeout: float) -> None:
+    """Route every source of this process to `target` (None: this machine)."""
+    global _current
+    if target:
+        import atexit
+
+        _current = SshNode(target, options or [], timeout)
+        atexit.register(_current.close)
