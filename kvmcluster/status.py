@@ -6,7 +6,6 @@ Reads the same inputs as the plugins: the live node, or a capture (`--from DIR|F
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 
@@ -109,18 +108,19 @@ def _vm_alloc(cap):
     from kvmcluster.sources.vm_alloc import load_vm_alloc_report
 
     if cap is None:
-        from kvmcluster.checks.vm_alloc import CLUSTER_CONF
+        from kvmcluster.checks.vm_alloc import CLUSTER_CONF, default_libvirt, live_stack
+        from kvmcluster.sources.node import current
 
-        stack = "cman" if os.path.exists(CLUSTER_CONF) else "pacemaker"
         return load_vm_alloc_report(
-            stack,
+            live_stack(),
             AllocPolicy(),
             cluster_conf=CLUSTER_CONF,
             cib_file=None,
             clustat_file=None,
             crm_mon_file=None,
-            libvirt=[(os.uname().nodename, "qemu:///system")],
+            libvirt=default_libvirt(getattr(current(), "target", None)),
             sudo=False,
+            live_cluster_conf=True,
         )
     libvirt = cap.libvirt_nodes()
     if not libvirt:

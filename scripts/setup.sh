@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 packages="python3 python3-venv python3-dev gcc pkg-config libvirt-dev"
 extras=""
 if [ "${1:-}" = "--test" ]; then
-    packages="$packages drbd-utils lvm2 util-linux procps sudo perl corosync pacemaker pacemaker-cli-utils icinga2-bin icinga2-common nagios-nrpe-server nagios-nrpe-plugin"
+    packages="$packages drbd-utils lvm2 util-linux procps sudo perl corosync pacemaker pacemaker-cli-utils icinga2-bin icinga2-common nagios-nrpe-server nagios-nrpe-plugin openssh-server openssh-client time"
     extras="[test]"
 fi
 

@@ -116,6 +116,16 @@ def test_icinga2_builds_the_expected_services(icinga_config):
         assert f"{seed}!{name}" in services
         assert f"node07.c01.cloud.agarik.com!{name}" in services
     assert "node06.c01.cloud.agarik.com!drbd" in services
+    by_ssh = icinga2(
+        "object",
+        "list",
+        "--type",
+        "Service",
+        "--name",
+        "node08.c01.cloud.agarik.com!cluster-quorum",
+        cache=cache,
+    ).stdout
+    assert 'check_command = "kvmcluster-cluster-by-ssh"' in by_ssh
     nrpe = icinga2(
         "object",
         "list",
@@ -131,10 +141,17 @@ def test_icinga2_builds_the_expected_services(icinga_config):
 def test_every_checkcommand_argument_is_an_option_of_its_plugin():
     text = (ICINGA / "commands.conf").read_text()
     common = set(re.findall(r'^\t\t"(-[^"]+)" = \{', text.split("object CheckCommand")[0], re.M))
+    ssh_template = text.split('template CheckCommand "kvmcluster-by-ssh"')[1].split("}\n\n")[0]
+    ssh_arguments = set(re.findall(r'^\t\t"(-[^"]+)" = \{', ssh_template, re.M))
+    assert ssh_arguments == {"--ssh", "--ssh-option"}
     for block in text.split('object CheckCommand "')[1:]:
         name = block.split('"', 1)[0]
+        if name.endswith("-by-ssh"):
+            continue  # its own arguments are the template's, checked with every plugin below
         plugin = re.search(r'KvmclusterPluginDir \+ "/([^"]+)"', block).group(1)
         arguments = set(re.findall(r'^\t\t"(-[^"]+)" = \{', block, re.M)) | common
+        if plugin != "kvmcluster":
+            arguments |= ssh_arguments
         unknown = arguments - option_strings(plugin_parser(plugin))
         assert not unknown, f"{name}: {plugin} has no option {sorted(unknown)}"
 

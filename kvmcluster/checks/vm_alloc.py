@@ -96,9 +96,17 @@ def _stack(args) -> str:
         return "cman"
     if args.cib_file or args.crm_mon_file:
         return "pacemaker"
+    return live_stack()
+
+
+def live_stack() -> str:
+    """cman when the checked node runs the Cluster Suite (its tools or cluster.conf)."""
+    from kvmcluster.sources.cluster import installed
     from kvmcluster.sources.node import current
 
-    return "cman" if current().exists(CLUSTER_CONF) else "pacemaker"
+    if installed("cman_tool") or current().exists(CLUSTER_CONF):
+        return "cman"
+    return "pacemaker"
 
 
 def _run(argv: list[str] | None) -> None:
