@@ -7,8 +7,8 @@ import re
 
 from kvmcluster.errors import ParseError
 from kvmcluster.model.drbd import Connection, Device, DrbdStatus, PeerDevice, Resource
+from kvmcluster.parsers.values import kib, opt_int
 
-KIB = 1024
 _TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+(?:[+-]\d\d:?\d\d|Z)?\s+")
 _EVENTS = {"exists", "create", "change", "destroy", "call", "response"}
 _OBJECTS = {"resource", "connection", "device", "peer-device", "path", "helper", "-"}
@@ -65,16 +65,6 @@ def parse_events2(text: str, source: str = "drbdsetup events2") -> DrbdStatus:
         raise ParseError(source, f"missing or bad field {exc}") from None
 
 
-def _kib(fields: dict, key: str) -> int | None:
-    value = fields.get(key)
-    return int(value) * KIB if value is not None else None
-
-
-def _opt_int(fields: dict, key: str) -> int | None:
-    value = fields.get(key)
-    return int(value) if value is not None else None
-
-
 def _yes(fields: dict, key: str) -> bool:
     return fields.get(key) == "yes"
 
@@ -95,15 +85,15 @@ def _build(source, resources, connections, devices, peer_devices) -> DrbdStatus:
             resource.devices.append(
                 Device(
                     volume=int(volume),
-                    minor=_opt_int(d, "minor"),
+                    minor=opt_int(d, "minor"),
                     disk=d.get("disk", "DUnknown"),
                     client=_yes(d, "client"),
                     quorum=None if quorum is None else quorum == "yes",
-                    size=_kib(d, "size"),
-                    read=_kib(d, "read"),
-                    written=_kib(d, "written"),
-                    local_pending=_opt_int(d, "lower-pending"),
-                    app_pending=_opt_int(d, "upper-pending"),
+                    size=kib(d, "size"),
+                    read=kib(d, "read"),
+                    written=kib(d, "written"),
+                    local_pending=opt_int(d, "lower-pending"),
+                    app_pending=opt_int(d, "upper-pending"),
                 )
             )
         for (res_name, peer), c in connections.items():
@@ -113,7 +103,7 @@ def _build(source, resources, connections, devices, peer_devices) -> DrbdStatus:
                 state=c.get("connection", "Unknown"),
                 peer_role=c.get("role", "Unknown"),
                 peer_name=c.get("conn-name"),
-                peer_node_id=_opt_int(c, "peer-node-id"),
+                peer_node_id=opt_int(c, "peer-node-id"),
             )
             for (pd_res, pd_peer, volume), p in sorted(
                 peer_devices.items(), key=lambda kv: int(kv[0][2])
@@ -127,13 +117,13 @@ def _build(source, resources, connections, devices, peer_devices) -> DrbdStatus:
                         replication=p.get("replication", "Off"),
                         peer_disk=p.get("peer-disk", "DUnknown"),
                         peer_client=_yes(p, "peer-client"),
-                        out_of_sync=_kib(p, "out-of-sync"),
+                        out_of_sync=kib(p, "out-of-sync"),
                         resync_done_percent=float(done) if done is not None else None,
                         resync_suspended=p.get("resync-suspended", "no"),
-                        sent=_kib(p, "sent"),
-                        received=_kib(p, "received"),
-                        pending=_opt_int(p, "pending"),
-                        unacked=_opt_int(p, "unacked"),
+                        sent=kib(p, "sent"),
+                        received=kib(p, "received"),
+                        pending=opt_int(p, "pending"),
+                        unacked=opt_int(p, "unacked"),
                     )
                 )
             resource.connections.append(connection)

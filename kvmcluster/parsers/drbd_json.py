@@ -10,8 +10,8 @@ import json
 
 from kvmcluster.errors import ParseError
 from kvmcluster.model.drbd import Connection, Device, DrbdStatus, PeerDevice, Resource
+from kvmcluster.parsers.values import kib, opt_int
 
-KIB = 1024
 _NO_ESTIMATE = 987654321
 
 
@@ -30,16 +30,6 @@ def parse_status_json(text: str, source: str = "drbdsetup status --json") -> Drb
             what = item.get("name", f"#{index}") if isinstance(item, dict) else f"#{index}"
             raise ParseError(source, f"resource {what}: missing or bad field {exc}") from None
     return status
-
-
-def _kib(obj: dict, key: str) -> int | None:
-    value = obj.get(key)
-    return int(value) * KIB if value is not None else None
-
-
-def _opt_int(obj: dict, key: str) -> int | None:
-    value = obj.get(key)
-    return int(value) if value is not None else None
 
 
 def _suspend_reasons(item: dict) -> tuple[str, ...]:
@@ -71,15 +61,15 @@ def _resource(item: dict) -> Resource:
 def _device(d: dict) -> Device:
     return Device(
         volume=int(d["volume"]),
-        minor=_opt_int(d, "minor"),
+        minor=opt_int(d, "minor"),
         disk=str(d["disk-state"]),
         client=bool(d.get("client", False)),
         quorum=d.get("quorum"),
-        size=_kib(d, "size"),
-        read=_kib(d, "read"),
-        written=_kib(d, "written"),
-        local_pending=_opt_int(d, "lower-pending"),
-        app_pending=_opt_int(d, "upper-pending"),
+        size=kib(d, "size"),
+        read=kib(d, "read"),
+        written=kib(d, "written"),
+        local_pending=opt_int(d, "lower-pending"),
+        app_pending=opt_int(d, "upper-pending"),
     )
 
 
@@ -88,7 +78,7 @@ def _connection(c: dict) -> Connection:
         state=str(c["connection-state"]),
         peer_role=str(c.get("peer-role", "Unknown")),
         peer_name=c.get("name"),
-        peer_node_id=_opt_int(c, "peer-node-id"),
+        peer_node_id=opt_int(c, "peer-node-id"),
         peer_devices=[_peer_device(p) for p in c.get("peer_devices", [])],
     )
 
@@ -101,13 +91,13 @@ def _peer_device(p: dict) -> PeerDevice:
         replication=str(p["replication-state"]),
         peer_disk=str(p["peer-disk-state"]),
         peer_client=bool(p.get("peer-client", False)),
-        out_of_sync=_kib(p, "out-of-sync"),
+        out_of_sync=kib(p, "out-of-sync"),
         in_sync_percent=float(p["percent-in-sync"]) if "percent-in-sync" in p else None,
         resync_done_percent=float(done) if done is not None else None,
         eta_seconds=int(eta) if eta is not None and int(eta) != _NO_ESTIMATE else None,
         resync_suspended=str(p.get("resync-suspended", "no")),
-        sent=_kib(p, "sent"),
-        received=_kib(p, "received"),
-        pending=_opt_int(p, "pending"),
-        unacked=_opt_int(p, "unacked"),
+        sent=kib(p, "sent"),
+        received=kib(p, "received"),
+        pending=opt_int(p, "pending"),
+        unacked=opt_int(p, "unacked"),
     )
