@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from kvmcluster.errors import SourceError
 
 MAX_INPUT_BYTES = 64 * 1024 * 1024
+
+
+class _TooLarge(Exception):
+    pass
 
 
 def read_text(path: str, what: str = "input") -> str:
@@ -16,6 +21,8 @@ def read_text(path: str, what: str = "input") -> str:
             data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
         else:
             with open(path, "rb") as handle:
+                if os.fstat(handle.fileno()).st_size > MAX_INPUT_BYTES:
+                    raise _TooLarge  # refused by its size, without reading it
                 data = handle.read(MAX_INPUT_BYTES + 1)
     except FileNotFoundError:
         raise SourceError(f"{what} {path}: no such file") from None
@@ -27,7 +34,9 @@ def read_text(path: str, what: str = "input") -> str:
         raise SourceError(f"{what} {path}: is a directory") from None
     except OSError as exc:
         raise SourceError(f"{what} {path}: {exc.strerror or exc}") from None
-    if len(data) > MAX_INPUT_BYTES:
+    except _TooLarge:
+        data = None
+    if data is None or len(data) > MAX_INPUT_BYTES:
         label = "standard input" if path == "-" else path
         raise SourceError(f"{what} {label}: larger than {MAX_INPUT_BYTES // 2**20} MiB, refused")
     return data.decode("utf-8", errors="replace")
