@@ -43,9 +43,7 @@ class LintContext:
     fence_agents: dict[str, str] = factory(dict)  # device name -> agent
     cluster_conf: str = ""
     dual_primary: list[str] = factory(list)  # DRBD resources with allow-two-primaries
-    drbd_fencing: str = ""  # the DRBD fencing policy (worst seen)
     drbd_conf: str = ""
-    drbd_line: int | None = None
 
     def error(self, file: str, line: int | None, message: str) -> None:
         self.findings.append(LintFinding("error", file, line, message))
@@ -163,7 +161,6 @@ def lint_drbd_conf(ctx: LintContext, path: str, hosts_names: dict[str, tuple[str
             fencing = setting(resource, "disk", "fencing") or setting(resource, "net", "fencing")
             policy = fencing.args[0] if fencing is not None and fencing.args else "dont-care"
             if policy == "dont-care":
-                ctx.drbd_fencing = policy
                 where = (fencing.file, fencing.line) if fencing else (path, resource.line)
                 grouped.setdefault(("error", *where, "fencing"), []).append(name)
             for keyword, unsafe in UNSAFE_AFTER_SB.items():

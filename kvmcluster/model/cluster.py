@@ -120,6 +120,7 @@ class Service:
     promoted_nodes: list[str] = factory(list)
     fail_counts: dict[str, int] = factory(dict)  # node -> fail-count
     members: list[str] = factory(list)  # a clone's member resource ids
+    since: str = ""  # when it last changed state, when the source says so
 
 
 @record

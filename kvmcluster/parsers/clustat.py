@@ -66,6 +66,14 @@ def parse_clustat(text: str, source: str = "clustat -x") -> tuple[ClusterStatus,
                 last_owner=None if last_owner in (None, "none", "unknown") else last_owner,
                 flags=flags,
                 restarts=number(element, "restarts", source) or 0,
+                since=_since(element),
             )
         )
     return status, services
+
+
+def _since(element) -> str:
+    """last_transition_str, unless rgmanager never moved the group (the epoch)."""
+    if (element.get("last_transition") or "0") == "0":
+        return ""
+    return element.get("last_transition_str", "")

@@ -53,6 +53,8 @@ def _rgmanager(service: Service, policy: ServicesPolicy) -> Finding:
         verdict.add(State.WARNING, flag)
     where = f"on {service.owner}" if service.owner else "nowhere"
     detail = f"{service.name}: {service.state} {where}"
+    if service.since:
+        detail += f" since {service.since}"
     if service.restarts:
         detail += f", {service.restarts} restarts"
     return verdict.finding(service.name, detail)
@@ -105,7 +107,11 @@ def _pacemaker(
         role = f"promoted on {', '.join(service.promoted_nodes)}"
     where = f" on {', '.join(service.nodes)}" if service.nodes and "promoted" not in role else ""
     agent = f" [{service.agent}]" if service.agent else ""
-    return verdict.finding(service.name, f"{service.name}{agent}: {role}{where}")
+    detail = f"{service.name}{agent}: {role}{where}"
+    last = max((f.last_change for f in failures if f.last_change), default="")
+    if last:
+        detail += f", last failure {last}"
+    return verdict.finding(service.name, detail)
 
 
 def evaluate(status: ServicesStatus, policy: ServicesPolicy) -> Report:
