@@ -112,11 +112,11 @@ def load_configured_resources(
     An explicit path must be readable. Without one, /etc/drbd.conf is used for live checks
     only, and only when it exists: a captured state is not compared with this host's config.
     """
+    if path is None and not live:
+        return None
     from kvmcluster.parsers.drbd_conf import configured_resources, read_drbd_conf
 
     if path is None:
-        if not live:
-            return None
         config = node_drbd_conf()
         if config is None:
             return None

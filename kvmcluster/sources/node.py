@@ -9,11 +9,9 @@ of the plugins, quoted for the remote shell; the host name is validated; one SSH
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-import shlex
-import shutil
-import tempfile
 
 from kvmcluster.errors import SourceError
 from kvmcluster.runtime.command import CommandResult, command_failure, remaining, run_command
@@ -45,6 +43,8 @@ class LocalNode:
         return os.path.exists(path)
 
     def which(self, command: str) -> bool:
+        import shutil
+
         search = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
         return shutil.which(command, path=search) is not None
 
@@ -56,6 +56,8 @@ class SshNode:
     remote = True
 
     def __init__(self, target: str, options: list[str], timeout: float):
+        import tempfile
+
         m = TARGET.match(target or "")
         if not m:
             raise SourceError(f"--ssh {target!r}: not [USER@]HOST")
@@ -89,6 +91,8 @@ class SshNode:
         return [*argv, "--", self.target, remote_command]
 
     def run(self, argv, *, sudo=False, timeout=None, ok_codes=(0,), hint="", env=None):
+        import shlex
+
         words = list(argv)
         if env:
             words = ["env", *(f"{k}={v}" for k, v in sorted(env.items())), *words]
@@ -120,18 +124,20 @@ class SshNode:
         return self.run(["test", "-e", path], ok_codes=None).returncode == 0
 
     def which(self, command: str) -> bool:
+        import shlex
+
         name = shlex.quote(command)
         probe = f"command -v {name} || test -x /usr/sbin/{name} || test -x /sbin/{name}"
         return self.run(["sh", "-c", probe], ok_codes=None).returncode == 0
 
     def close(self) -> None:
+        """Stop the shared connection (it would otherwise linger ControlPersist seconds)."""
+        import shutil
+
         if os.path.isdir(self._control_dir):
-            run_command(
-                self._ssh_argv("true")[:1]
-                + ["-o", f"ControlPath={self._control_dir}/%C", "-O", "exit", self.target],
-                ok_codes=None,
-                timeout=min(2.0, remaining(2.0)),
-            )
+            stop = ["ssh", "-o", f"ControlPath={self._control_dir}/%C", "-O", "exit", self.target]
+            with contextlib.suppress(SourceError):
+                run_command(stop, ok_codes=None, timeout=min(2.0, remaining(2.0)))
             shutil.rmtree(self._control_dir, ignore_errors=True)
 
 
