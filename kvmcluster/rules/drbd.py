@@ -233,6 +233,28 @@ def _perfdata(resource: Resource, oos: int | None, warn: str, crit: str) -> list
     sync = _sync_percent(resource)
     if sync is not None:
         perf.append(Perf(f"{label}_sync", round(sync, 2), "%", "", "", 0, 100))
+    connections, devices = resource.connections, resource.devices
+    if len(connections) == 1 and len(devices) == 1 and len(connections[0].peer_devices) == 1:
+        peer, device = connections[0].peer_devices[0], devices[0]  # the common case, fast
+        totals = {
+            "net_sent": peer.sent,
+            "net_received": peer.received,
+            "disk_read": device.read,
+            "disk_written": device.written,
+            "pending": peer.pending,
+            "unacked": peer.unacked,
+        }
+    else:
+        totals = _totals(resource)
+    for key, uom in _COUNTERS:
+        value = totals.get(key)
+        if value is not None:
+            perf.append(Perf(f"{label}_{key}", value, uom, "", "", 0))
+    return perf
+
+
+def _totals(resource: Resource) -> dict[str, int]:
+    """Counters summed over every volume and peer."""
     totals: dict[str, int] = {}
     for connection in resource.connections:
         for peer in connection.peer_devices:
@@ -248,10 +270,7 @@ def _perfdata(resource: Resource, oos: int | None, warn: str, crit: str) -> list
         for key, value in (("disk_read", device.read), ("disk_written", device.written)):
             if value is not None:
                 totals[key] = totals.get(key, 0) + value
-    for key, uom in _COUNTERS:
-        if key in totals:
-            perf.append(Perf(f"{label}_{key}", totals[key], uom, "", "", 0))
-    return perf
+    return totals
 
 
 _COUNTERS = (

@@ -49,16 +49,24 @@ class ReportResource(nagiosplugin.Resource):
 
 def format_perf(perf: Perf) -> str:
     label = perf.label if _PLAIN_LABEL.match(perf.label) else f"'{perf.label}'"
-    fields = [
-        f"{label}={_number(perf.value)}{perf.uom}",
-        perf.warn,
-        perf.crit,
-        "" if perf.min is None else _number(perf.min),
-        "" if perf.max is None else _number(perf.max),
-    ]
-    while fields[-1] == "":
-        fields.pop()
-    return ";".join(fields)
+    key = (perf.warn, perf.crit, perf.min, perf.max)
+    tail = _TAILS.get(key)
+    if tail is None:  # the same few ";warn;crit;min;max" endings repeat thousands of times
+        fields = [
+            perf.warn,
+            perf.crit,
+            "" if perf.min is None else _number(perf.min),
+            "" if perf.max is None else _number(perf.max),
+        ]
+        while fields and fields[-1] == "":
+            fields.pop()
+        tail = _TAILS[key] = "".join(f";{f}" for f in fields)
+    value = perf.value
+    text = str(value) if type(value) is int else _number(value)
+    return f"{label}={text}{perf.uom}{tail}"
+
+
+_TAILS: dict[tuple, str] = {}
 
 
 def _number(value: float) -> str:
