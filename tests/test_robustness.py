@@ -218,10 +218,6 @@ def test_hung_tool_is_killed_at_the_timeout_without_leftovers(tmp_path, plugin, 
     assert leftover.stdout == ""
 
 
-def test_clustat_hang_message_names_the_dlm():
-    pass  # covered by the hint in the message; see test below
-
-
 def test_hung_clustat_message_says_why(tmp_path):
     fake_tool(tmp_path / "bin", "clustat", "sleep 60\n")
     run = run_plugin(

@@ -152,3 +152,11 @@ def detail_line(finding: Finding) -> str:
     if problems and finding.detail and problems not in text:
         text += " => " + problems
     return text
+
+
+def human_bytes(value: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")

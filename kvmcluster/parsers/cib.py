@@ -71,10 +71,6 @@ def parse_cib_vms(text: str, source: str = "cibadmin -Q"):
     return config
 
 
-def _nvpairs(element, path: str) -> dict[str, str]:
-    return {nv.get("name"): nv.get("value", "") for nv in element.iterfind(path)}
-
-
 def _score(value: str) -> float:
     text = value.strip().upper().lstrip("+")
     if text == "INFINITY":

@@ -6,7 +6,7 @@ import re
 from functools import partial
 
 from kvmcluster.model.drbd import ConfiguredResource, DrbdStatus, PeerDevice, Resource
-from kvmcluster.model.findings import Finding, Perf, Report, State, Verdict
+from kvmcluster.model.findings import Finding, Perf, Report, State, Verdict, human_bytes
 from kvmcluster.model.record import factory, record, replace
 from kvmcluster.runtime.np import nagiosplugin
 
@@ -56,14 +56,6 @@ def _selected(name: str, minors: list[int], policy: DrbdPolicy) -> bool:
     if policy.include and not _matches(name, minors, policy.include):
         return False
     return not _matches(name, minors, policy.exclude)
-
-
-def human_bytes(value: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
 
 
 def human_duration(seconds: int) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from kvmcluster.errors import ParseError
-from kvmcluster.model.findings import Finding, Perf, Report, State, Verdict
+from kvmcluster.model.findings import Finding, Perf, Report, State, Verdict, human_bytes
 from kvmcluster.model.lvm import LvmConfig, LvmReport
 from kvmcluster.model.record import factory, record
 from kvmcluster.parsers.drbd_conf import BackingDevice
@@ -155,12 +155,6 @@ def config_problems(
     return problems
 
 
-def _human(size: int) -> str:
-    from kvmcluster.rules.drbd import human_bytes
-
-    return human_bytes(size)
-
-
 def evaluate(
     report: LvmReport,
     config: LvmConfig | None,
@@ -214,7 +208,7 @@ def evaluate(
                     "nor shared (lvmlockd): both nodes change its metadata",
                 )
         percent = vg.free * 100.0 / vg.size if vg.size else 0.0
-        free_text = f"free {percent:.1f}% ({_human(vg.free)})"
+        free_text = f"free {percent:.1f}% ({human_bytes(vg.free)})"
         if policy.free_critical and policy.free_critical.breached(vg.free, vg.size):
             verdict.add(State.CRITICAL, f"{free_text} below {policy.free_critical.text}")
         elif policy.free_warning and policy.free_warning.breached(vg.free, vg.size):
