@@ -267,7 +267,7 @@ def to_json(areas: list[dict], source: str, node: str) -> dict:
                     for f in report.findings
                 ],
                 perfdata=[
-                    {"label": p.label, "value": p.value, "uom": p.uom} for p in report.perfdata
+                    {"label": p.label, "value": p.value, "uom": p.uom} for p in report.perf_values()
                 ],
                 advice=area["advice"],
             )

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from kvmcluster.model.drbd import ConfiguredResource, DrbdStatus
-from kvmcluster.model.findings import State
+from kvmcluster.model.findings import PerfRow, State
+from kvmcluster.parsers.drbd_events import parse_events2
 from kvmcluster.parsers.drbd_json import parse_status_json
 from kvmcluster.parsers.drbd_proc import parse_proc_drbd
-from kvmcluster.rules.drbd import DrbdPolicy, evaluate
+from kvmcluster.rules import drbd as drbd_rules
+from kvmcluster.rules.drbd import ROLES, DrbdPolicy, evaluate
 from kvmcluster.runtime.np import nagiosplugin
 from tests.plugin_runner import FIXTURES
 
@@ -120,8 +124,56 @@ def test_selected_resource_that_does_not_exist_is_critical():
 
 def test_perfdata_labels_are_per_resource_and_stable():
     report = evaluate(proc("proc-drbd_84-sync-target.txt"), DrbdPolicy())
-    labels = [p.label for p in report.perfdata]
+    labels = [p.label for p in report.perf_values()]
     assert len(labels) == len(set(labels))
     assert {"drbd1_oos", "drbd1_sync", "drbd1_net_sent", "drbd1_pending"} <= set(labels)
-    sync = next(p for p in report.perfdata if p.label == "drbd1_sync")
+    sync = next(p for p in report.perf_values() if p.label == "drbd1_sync")
     assert (sync.value, sync.uom) == (24.5, "%")
+
+
+def _every_fixture_model():
+    parsers = {"proc-drbd_": parse_proc_drbd, "drbdsetup-status-json_9": parse_status_json}
+    parsers["drbdsetup-events2_9"] = parse_events2
+    for path in sorted(FIXTURES.iterdir()):
+        for prefix, parse in parsers.items():
+            if path.name.startswith(prefix) and not path.stem.endswith(("truncated", "garbage")):
+                yield path.name, parse(path.read_text())
+
+
+MODELS = list(_every_fixture_model())
+
+
+@pytest.mark.parametrize("name, status", MODELS, ids=[name for name, _ in MODELS])
+def test_quick_path_for_healthy_resources_agrees_with_the_full_rules(name, status):
+    """Plainly healthy resources skip the full rules and get one PerfRow: same verdict,
+    same perfdata text, for every fixture and every expected role."""
+    assert status.resources or name.endswith(("no-resources.txt", "version-only.txt"))
+    for role in ROLES:
+        policy = DrbdPolicy(role=role)
+        for resource in status.resources:
+            full = drbd_rules.evaluate_resource(resource, policy)
+            slow_perf = drbd_rules._perfdata(resource, drbd_rules._oos_total(resource), "0", "")
+            if drbd_rules._plainly_healthy(resource, policy):
+                assert (full.state, full.problems) == (State.OK, ())
+                quick = drbd_rules._healthy_perfdata(
+                    resource, "0", "", drbd_rules._perf_columns("0", "")
+                )
+                assert " ".join(p.text() for p in quick) == " ".join(p.text() for p in slow_perf)
+            report = evaluate(DrbdStatus(source=name, resources=[resource]), policy)
+            assert report.findings[0].state == full.state
+            assert report.findings[0].problems == full.problems
+
+
+def test_healthy_fixtures_take_the_quick_path():
+    status = proc("proc-drbd_84-dual-primary-ok.txt")
+    report = evaluate(status, DrbdPolicy(role="dual-primary"))
+    assert report.perfdata and all(isinstance(p, PerfRow) for p in report.perfdata)
+    assert report.state == State.OK
+
+
+def test_perf_row_quotes_labels_that_need_it():
+    status = proc("proc-drbd_84-dual-primary-ok.txt")
+    named = [ConfiguredResource("vm.disk-1", [0]), ConfiguredResource("r1", [1])]
+    text = evaluate(status, DrbdPolicy(), named).perf_text()
+    assert text.startswith("'vm.disk-1_oos'=0B;0;;0 'vm.disk-1_sync'=100%;;;0;100 ")
+    assert " r1_oos=0B;0;;0 r1_sync=100%;;;0;100 r1_net_sent=" in text

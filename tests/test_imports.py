@@ -10,6 +10,8 @@ import pytest
 from tests.plugin_runner import fixture, plugin_command
 
 HEAVY = ("lxml", "psutil", "libvirt")
+# Standard modules nagiosplugin or argparse would load for nothing (runtime.np, runtime.cli).
+AVOIDED = ("logging", "traceback", "shutil", "json", "tempfile")
 
 CASES = [
     (["check_drbd", "--proc-file", fixture("proc-drbd_84-dual-primary-ok.txt")], set()),
@@ -57,3 +59,5 @@ def test_heavy_modules_are_imported_only_where_needed(argv, needed):
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
     top = {name.split(".")[0] for name in imported}
     assert {h for h in HEAVY if h in top} == needed, sorted(h for h in HEAVY if h in top)
+    if not needed and "--json-file" not in argv:
+        assert not {a for a in AVOIDED if a in top}, sorted(a for a in AVOIDED if a in top)

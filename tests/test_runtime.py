@@ -112,3 +112,87 @@ def test_exit_codes_outside_0_3_become_3():
     with pytest.raises(SystemExit) as exit_:
         guarded_main("DRBD", exits_70, [])
     assert exit_.value.code == 3
+
+
+def _python(code: str, **env) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO), **env},
+        timeout=30,
+    )
+
+
+def test_nagiosplugin_loads_without_logging_and_traceback_but_still_logs():
+    """The stand-ins of runtime.np: nagiosplugin's own log lines still reach the output,
+    and a later `import logging` gets the real module."""
+    code = """
+import sys
+from kvmcluster.runtime.np import nagiosplugin
+assert "logging" not in sys.modules and "traceback" not in sys.modules, "loaded"
+
+class Silent(nagiosplugin.Resource):
+    def probe(self):
+        return []
+
+try:
+    nagiosplugin.Check(Silent()).main(verbose=1)
+except SystemExit as exc:
+    print("exit", exc.code)
+import logging
+print("real logging", hasattr(logging, "LogRecord"))
+"""
+    proc = _python(code)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert "resource Silent did not produce any metric" in lines
+    assert lines[-2:] == ["exit 3", "real logging True"]
+
+
+def test_nagiosplugin_uses_the_real_logging_when_it_is_already_loaded():
+    code = """
+import logging
+from kvmcluster.runtime.np import nagiosplugin
+import nagiosplugin.runtime
+print(nagiosplugin.runtime.logging is logging)
+"""
+    assert _python(code).stdout == "True\n"
+
+
+def test_a_plugin_run_as_a_command_flushes_and_runs_exit_handlers(tmp_path):
+    """Run as a command, guarded_main ends the process without the interpreter's teardown:
+    output and exit code must be intact and atexit handlers (SSH close) must have run."""
+    marker = tmp_path / "closed"
+    code = f"""
+import atexit, sys
+from kvmcluster.runtime.cli import guarded_main
+
+def check(argv):
+    atexit.register(lambda: open({str(marker)!r}, "w").write("closed"))
+    sys.stdout.write("DRBD WARNING - buffered, not yet flushed")
+    sys.exit(1)
+
+guarded_main("DRBD", check)
+print("not reached")
+"""
+    proc = _python(code)
+    assert (proc.returncode, proc.stdout) == (1, "DRBD WARNING - buffered, not yet flushed")
+    assert marker.read_text() == "closed"
+
+
+def test_help_is_wrapped_like_argparse_does_but_without_shutil():
+    code = """
+import argparse, sys
+from kvmcluster.checks.drbd import build_parser
+parser = build_parser()
+ours = parser.format_help()
+print("shutil loaded:", "shutil" in sys.modules)
+parser.formatter_class = argparse.RawDescriptionHelpFormatter
+print("same as argparse:", ours == parser.format_help())
+print(ours)
+"""
+    narrow, wide = _python(code, COLUMNS="60").stdout, _python(code, COLUMNS="120").stdout
+    for out in (narrow, wide):
+        assert out.startswith("shutil loaded: False\nsame as argparse: True\n")
+    assert narrow.count("\n") > wide.count("\n")  # the width is followed

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from enum import IntEnum
 
 from kvmcluster.model.record import factory, record
@@ -19,7 +20,10 @@ class State(IntEnum):
     @property
     def severity(self) -> int:
         """Sort key: UNKNOWN ranks between WARNING and CRITICAL, as in nagiosplugin."""
-        return {0: 0, 1: 1, 3: 2, 2: 3}[self.value]
+        return _SEVERITY[self.value]
+
+
+_SEVERITY = (0, 1, 3, 2)  # by exit code
 
 
 @record
@@ -75,13 +79,91 @@ class Perf:
     def __repr__(self) -> str:
         return f"Perf({self.label}={self.value}{self.uom})"
 
+    def text(self) -> str:
+        """`label=value[uom][;warn[;crit[;min[;max]]]]`, the label quoted when not plain."""
+        return f"{quote_label(self.label)}={_number(self.value)}{self.uom}{_tail(self)}"
+
+
+class PerfColumns:
+    """The perfdata one kind of item reports, as columns: label suffix, unit, thresholds.
+
+    Many alike items (1,000 DRBD resources) each report the same columns; a PerfRow holds one
+    item's values and is written in one step from a template made once per PerfColumns.
+    """
+
+    def __init__(self, *columns: tuple[str, str, str, str, float | None, float | None]):
+        self.columns = columns  # (suffix, uom, warn, crit, min, max)
+        cells = [
+            f"{{0}}{suffix}={{{i}}}{uom}{_tail(Perf('', 0, uom, warn, crit, low, high))}"
+            for i, (suffix, uom, warn, crit, low, high) in enumerate(columns, 1)
+        ]
+        self.template = " ".join(cells)
+        self.quoted_template = " ".join(
+            c.replace("{0}", "'{0}", 1).replace("=", "'=", 1) for c in cells
+        )
+
+
+class PerfRow:
+    """One item's values for `columns`, labelled `<prefix><suffix>`. Values are ints
+    (a float would be written with Python's repr); use Perf for anything else."""
+
+    __slots__ = ("prefix", "values", "columns")
+
+    def __init__(self, prefix: str, values: tuple[int, ...], columns: PerfColumns):
+        self.prefix = prefix
+        self.values = values
+        self.columns = columns
+
+    def __iter__(self) -> Iterator[Perf]:
+        for (suffix, uom, warn, crit, low, high), value in zip(
+            self.columns.columns, self.values, strict=True
+        ):
+            yield Perf(self.prefix + suffix, value, uom, warn, crit, low, high)
+
+    def text(self) -> str:
+        columns = self.columns
+        template = columns.template if _PLAIN_LABEL.match(self.prefix) else columns.quoted_template
+        return template.format(self.prefix, *self.values)
+
+
+_PLAIN_LABEL = re.compile(r"^\w+$")
+_TAILS: dict[tuple, str] = {}
+
+
+def quote_label(label: str) -> str:
+    return label if _PLAIN_LABEL.match(label) else f"'{label}'"
+
+
+def _tail(perf: Perf) -> str:
+    """`;warn;crit;min;max` without empty fields at the end; the same few repeat thousands of
+    times, so they are made once."""
+    key = (perf.warn, perf.crit, perf.min, perf.max)
+    tail = _TAILS.get(key)
+    if tail is None:
+        fields = [
+            perf.warn,
+            perf.crit,
+            "" if perf.min is None else _number(perf.min),
+            "" if perf.max is None else _number(perf.max),
+        ]
+        while fields and fields[-1] == "":
+            fields.pop()
+        tail = _TAILS[key] = "".join(f";{f}" for f in fields)
+    return tail
+
+
+def _number(value: float) -> str:
+    if type(value) is int:
+        return str(value)
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
 
 @record
 class Report:
     """Everything a check found: findings per item plus perfdata."""
 
     findings: list[Finding] = factory(list)
-    perfdata: list[Perf] = factory(list)
+    perfdata: list[Perf | PerfRow] = factory(list)
     ok_summary: str = ""
     noun: str = ""  # what the items are, when the check's default noun does not fit
     # A check-specific opening for the problem line (e.g. the start commands of missing
@@ -93,7 +175,19 @@ class Report:
     def state(self) -> State:
         if not self.findings:
             return State.UNKNOWN
-        return max((f.state for f in self.findings), key=lambda s: s.severity)
+        return max({f.state for f in self.findings}, key=_severity)
+
+    def perf_values(self) -> list[Perf]:
+        """Every perfdata value, rows spelled out."""
+        return [single for p in self.perfdata for single in (p if isinstance(p, PerfRow) else (p,))]
+
+    def perf_text(self) -> str:
+        """The perfdata as plugins print it after '|'."""
+        return " ".join([p.text() for p in self.perfdata])
+
+
+def _severity(state: State) -> int:
+    return _SEVERITY[state]
 
 
 class Verdict:

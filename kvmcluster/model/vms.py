@@ -71,7 +71,7 @@ class HypervisorDomain:
     node: str
     name: str
     state: str  # running, blocked, paused, shutdown, shutoff, crashed, pmsuspended, nostate
-    disks: list[Disk] = factory(list)
+    disks: list[Disk] = factory(list)  # of active domains only: the disks a VM runs on
 
     @property
     def active(self) -> bool:

@@ -18,10 +18,21 @@ KIB = 1024
 
 _VERSION = re.compile(r"^version:\s*(\S+)")
 _HEADER = re.compile(r"^(GIT-hash|srcversion|Transports|built-in)\b")
-_MINOR = re.compile(r"^\s*(\d+):\s+cs:(\S+)(.*)$")
-_STATE_REST = re.compile(
-    r"^\s+(?:ro|st):(\w+)/(\w+)\s+ds:(\w+)/(\w+)(?:\s+([ABC]))?(?:\s+([rs][-\w]*))?\s*$"
+# A configured minor: number, connection state, roles, disk states, I/O flags.
+_MINOR_LINE = re.compile(
+    r"^\s*(\d+):\s+cs:(\S+)\s+(?:ro|st):(\w+)/(\w+)\s+ds:(\w+)/(\w+)"
+    r"(?:\s+[ABC])?(?:\s+([rs][-\w]*))?\s*$"
 )
+# Any other minor line: its number and connection state.
+_MINOR = re.compile(r"^\s*(\d+):\s+cs:(\S+)")
+# A configured minor and its counters line, as 8.3/8.4 print them: the usual case, in one match.
+_USUAL_MINOR = re.compile(
+    r" *(\d+): cs:(\w+) ro:(\w+)/(\w+) ds:(\w+)/(\w+) [ABC] ([-\w]+)\n"
+    r" +ns:(\d+) nr:(\d+) dw:(\d+) dr:(\d+) al:\d+ bm:\d+ lo:(\d+) pe:(\d+) ua:(\d+) ap:(\d+)"
+    r" ep:\d+ wo:\w oos:(\d+)(?:\n|\Z)"
+)
+_USED_COUNTERS = ("ns", "nr", "dw", "dr", "lo", "pe", "ua", "ap", "oos")
+_COUNTER = re.compile(r"(\w+):(\S*)")
 _PROGRESS = re.compile(
     r"^\s*\[[=>.]*\]\s+(sync'ed|verified):\s*([\d.]+)%\s+\((\d+)/(\d+)\)([KM])\s*$"
 )
@@ -37,16 +48,28 @@ def parse_proc_drbd(text: str, source: str = "/proc/drbd") -> DrbdStatus:
     status = DrbdStatus(source=source)
     current: Resource | None = None
     seen_version = False
-    for lineno, line in enumerate(text.splitlines(), 1):
+    lineno, pos, end = 0, 0, len(text)
+    while pos < end:
+        # A configured minor and its counters in the usual 8.3/8.4 shape: both lines in one
+        # match. This loop runs for every minor, every minute, on every node.
+        if m := _USUAL_MINOR.match(text, pos):
+            minor, cs, role, peer_role, disk, peer_disk, flags, *counters = m.groups()
+            current = _resource(status, minor, cs, role, peer_role, disk, peer_disk, flags)
+            _set_counters(current, *map(int, counters))
+            lineno, pos = lineno + 2, m.end()
+            continue
+        newline = text.find("\n", pos)
+        newline = end if newline < 0 else newline
+        line, pos, lineno = text[pos:newline].rstrip("\r"), newline + 1, lineno + 1
         stripped = line.lstrip()
         if not stripped:  # DRBD prints a blank line for each missing minor
             continue
-        # Cheap dispatch on the line's start first: this loop runs for every line of every
-        # minor, every minute.
         if stripped.startswith("ns:") and current is not None:
             _apply_counters(current, stripped, source, lineno)
+        elif stripped[0].isdigit() and (m := _MINOR_LINE.match(line)):
+            current = _resource(status, *m.groups())
         elif stripped[0].isdigit() and (m := _MINOR.match(line)):
-            current = _parse_minor(m, status, source, lineno)
+            current = _other_minor(m, status, source, lineno)
         elif m := _VERSION.match(line):
             status.version = m.group(1)
             seen_version = True
@@ -65,34 +88,40 @@ def parse_proc_drbd(text: str, source: str = "/proc/drbd") -> DrbdStatus:
     return status
 
 
-def _parse_minor(m: re.Match, status: DrbdStatus, source: str, lineno: int) -> Resource | None:
-    minor, cs, rest = int(m.group(1)), m.group(2), m.group(3)
-    if cs == "Unconfigured":
-        status.unconfigured_minors.append(minor)
-        return None
-    state = _STATE_REST.match(rest)
-    if not state:
+def _other_minor(m: re.Match, status: DrbdStatus, source: str, lineno: int) -> None:
+    """A minor line without roles and disk states: unconfigured, or unreadable."""
+    minor = int(m.group(1))
+    if m.group(2) != "Unconfigured":
         raise ParseError(source, f"minor {minor}: cannot read roles and disk states", lineno)
-    role, peer_role, disk, peer_disk, _protocol, flags = state.groups()
-    if cs in REPLICATION_STATES:
-        connection_state, replication = "Connected", cs
-    elif cs == "Connected":
+    status.unconfigured_minors.append(minor)
+
+
+def _resource(
+    status: DrbdStatus,
+    minor: str,
+    cs: str,
+    role: str,
+    peer_role: str,
+    disk: str,
+    peer_disk: str,
+    flags: str | None,
+) -> Resource:
+    if cs == "Connected":
         connection_state, replication = "Connected", "Established"
+    elif cs in REPLICATION_STATES:
+        connection_state, replication = "Connected", cs
     else:
         connection_state, replication = cs, "Off"
-    suspended = bool(flags) and flags[0] == "s"
     resource = Resource(
-        name=f"drbd{minor}",
-        role=role,
-        devices=[Device(volume=0, minor=minor, disk=disk)],
-        connections=[
+        f"drbd{minor}",
+        role,
+        [Device(0, int(minor), disk)],
+        [
             Connection(
-                state=connection_state,
-                peer_role=peer_role,
-                peer_devices=[PeerDevice(volume=0, replication=replication, peer_disk=peer_disk)],
+                connection_state, peer_role, None, None, [PeerDevice(0, replication, peer_disk)]
             )
         ],
-        suspended=("io",) if suspended else (),
+        ("io",) if flags and flags[0] == "s" else (),
     )
     status.resources.append(resource)
     return resource
@@ -100,25 +129,25 @@ def _parse_minor(m: re.Match, status: DrbdStatus, source: str, lineno: int) -> R
 
 def _apply_counters(resource: Resource, line: str, source: str, lineno: int) -> None:
     """`ns:.. nr:.. dw:.. dr:.. al:.. bm:.. lo:.. pe:.. ua:.. ap:.. [ep:.. wo:.. oos:..]` (KiB)."""
-    counters = {}
-    for word in line.split():
-        key, _, value = word.partition(":")
-        counters[key] = value
+    counters = dict(_COUNTER.findall(line))
     try:
-        device = resource.devices[0]
-        peer = resource.connections[0].peer_devices[0]
-        get = counters.get
-        peer.sent = int(get("ns")) * KIB if "ns" in counters else None
-        peer.received = int(get("nr")) * KIB if "nr" in counters else None
-        device.written = int(get("dw")) * KIB if "dw" in counters else None
-        device.read = int(get("dr")) * KIB if "dr" in counters else None
-        device.local_pending = int(get("lo")) if "lo" in counters else None
-        peer.pending = int(get("pe")) if "pe" in counters else None
-        peer.unacked = int(get("ua")) if "ua" in counters else None
-        device.app_pending = int(get("ap")) if "ap" in counters else None
-        peer.out_of_sync = int(get("oos")) * KIB if "oos" in counters else None
+        values = [None if (v := counters.get(k)) is None else int(v) for k in _USED_COUNTERS]
     except ValueError as exc:
         raise ParseError(source, f"bad counter value ({exc})", lineno) from None
+    _set_counters(resource, *values)
+
+
+def _set_counters(resource: Resource, ns, nr, dw, dr, lo, pe, ua, ap, oos) -> None:
+    """The counters of /proc/drbd (None: not printed), volumes in KiB, queues in requests."""
+    device = resource.devices[0]
+    peer = resource.connections[0].peer_devices[0]
+    peer.sent = None if ns is None else ns * KIB
+    peer.received = None if nr is None else nr * KIB
+    device.written = None if dw is None else dw * KIB
+    device.read = None if dr is None else dr * KIB
+    device.local_pending, device.app_pending = lo, ap
+    peer.pending, peer.unacked = pe, ua
+    peer.out_of_sync = None if oos is None else oos * KIB
 
 
 def _apply_progress(resource: Resource, m: re.Match) -> None:

@@ -6,7 +6,16 @@ import re
 from functools import partial
 
 from kvmcluster.model.drbd import ConfiguredResource, DrbdStatus, PeerDevice, Resource
-from kvmcluster.model.findings import Finding, Perf, Report, State, Verdict, human_bytes
+from kvmcluster.model.findings import (
+    Finding,
+    Perf,
+    PerfColumns,
+    PerfRow,
+    Report,
+    State,
+    Verdict,
+    human_bytes,
+)
 from kvmcluster.model.record import factory, record, replace
 from kvmcluster.runtime.np import nagiosplugin
 
@@ -63,9 +72,14 @@ def human_duration(seconds: int) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
 
 
+_NOT_IN_LABEL = re.compile(r"[^A-Za-z0-9_.-]")
+
+
 def perf_label(name: str) -> str:
     """A perfdata label that needs no quoting: resource names may hold '/', '.' or others."""
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+    if name.isascii() and name.isalnum():  # drbd0, r0: the usual names, no regex needed
+        return name
+    return _NOT_IN_LABEL.sub("_", name)
 
 
 def _check_disk(verdict: Verdict, disk: str, client: bool, resyncing: bool, who: str) -> None:
@@ -148,6 +162,31 @@ def _describe(resource: Resource) -> str:
     return "; ".join(parts)
 
 
+_EXPECTED_LOCAL_ROLE = {"primary": "Primary", "secondary": "Secondary", "dual-primary": "Primary"}
+
+
+def _plainly_healthy(resource: Resource, policy: DrbdPolicy) -> bool:
+    """The common case, decided quickly: one volume, one peer, Connected, UpToDate on both
+    sides, nothing out of sync, roles as expected."""
+    devices, connections = resource.devices, resource.connections
+    if resource.suspended or len(devices) != 1 or len(connections) != 1:
+        return False
+    device, connection = devices[0], connections[0]
+    if len(connection.peer_devices) != 1:
+        return False
+    peer = connection.peer_devices[0]
+    return (
+        device.disk == "UpToDate"
+        and device.quorum is not False
+        and connection.state == "Connected"
+        and peer.replication == "Established"
+        and peer.peer_disk == "UpToDate"
+        and not peer.out_of_sync
+        and resource.role == _EXPECTED_LOCAL_ROLE.get(policy.role, resource.role)
+        and (policy.role != "dual-primary" or connection.peer_role == "Primary")
+    )
+
+
 def evaluate_resource(resource: Resource, policy: DrbdPolicy) -> Finding:
     """Problems in the order an admin acts on them: I/O, quorum, link, disks, roles, data."""
     verdict = Verdict()
@@ -185,8 +224,7 @@ def evaluate_resource(resource: Resource, policy: DrbdPolicy) -> Finding:
             _check_disk(
                 verdict, peer.peer_disk, peer.peer_client, peer.resyncing, f"peer disk{label}"
             )
-    expected_local = {"primary": "Primary", "secondary": "Secondary", "dual-primary": "Primary"}
-    want = expected_local.get(policy.role)
+    want = _EXPECTED_LOCAL_ROLE.get(policy.role)
     if want and resource.role != want:
         verdict.add(State.CRITICAL, f"role {resource.role}, expected {want}")
     if policy.role == "dual-primary":
@@ -216,6 +254,27 @@ def _check_out_of_sync(verdict: Verdict, resource: Resource, policy: DrbdPolicy)
         verdict.add(State.WARNING, text)
 
 
+def _healthy_perfdata(
+    resource: Resource, warn: str, crit: str, columns: PerfColumns
+) -> list[Perf | PerfRow]:
+    """Perfdata of a plainly healthy resource: one PerfRow when every counter is known (the
+    common case, 1,000 times on big clusters)."""
+    peer, device = resource.connections[0].peer_devices[0], resource.devices[0]
+    values = (
+        peer.out_of_sync,
+        100,  # synced: nothing out of sync on the only peer
+        peer.sent,
+        peer.received,
+        device.read,
+        device.written,
+        peer.pending,
+        peer.unacked,
+    )
+    if None in values:
+        return _perfdata(resource, _oos_total(resource), warn, crit)
+    return [PerfRow(perf_label(resource.name), values, columns)]
+
+
 def _perfdata(resource: Resource, oos: int | None, warn: str, crit: str) -> list[Perf]:
     """Per resource: out-of-sync bytes, sync percent, traffic counters and queue lengths."""
     label = perf_label(resource.name)
@@ -225,24 +284,21 @@ def _perfdata(resource: Resource, oos: int | None, warn: str, crit: str) -> list
     sync = _sync_percent(resource)
     if sync is not None:
         perf.append(Perf(f"{label}_sync", round(sync, 2), "%", "", "", 0, 100))
-    connections, devices = resource.connections, resource.devices
-    if len(connections) == 1 and len(devices) == 1 and len(connections[0].peer_devices) == 1:
-        peer, device = connections[0].peer_devices[0], devices[0]  # the common case, fast
-        totals = {
-            "net_sent": peer.sent,
-            "net_received": peer.received,
-            "disk_read": device.read,
-            "disk_written": device.written,
-            "pending": peer.pending,
-            "unacked": peer.unacked,
-        }
-    else:
-        totals = _totals(resource)
+    totals = _totals(resource)
     for key, uom in _COUNTERS:
         value = totals.get(key)
         if value is not None:
             perf.append(Perf(f"{label}_{key}", value, uom, "", "", 0))
     return perf
+
+
+def _perf_columns(warn: str, crit: str) -> PerfColumns:
+    """The columns of a resource's PerfRow: the same labels, units and order as its Perfs."""
+    return PerfColumns(
+        ("_oos", "B", warn, crit, 0, None),
+        ("_sync", "%", "", "", 0, 100),
+        *((f"_{key}", uom, "", "", 0, None) for key, uom in _COUNTERS),
+    )
 
 
 def _totals(resource: Resource) -> dict[str, int]:
@@ -292,12 +348,36 @@ def evaluate(
         )
         return report
     status = name_minors(status, configured)
-    resources = [r for r in status.resources if _selected(r.name, r.minors, policy)]
+    resources = status.resources
+    if policy.include or policy.exclude:
+        resources = [r for r in resources if _selected(r.name, r.minors, policy)]
     warn = "" if policy.oos_warning is None else str(policy.oos_warning)
     crit = "" if policy.oos_critical is None else str(policy.oos_critical)
+    columns = _perf_columns(warn, crit)
     for resource in resources:
-        report.findings.append(evaluate_resource(resource, policy))
-        report.perfdata.extend(_perfdata(resource, _oos_total(resource), warn, crit))
+        if _plainly_healthy(resource, policy):
+            report.findings.append(
+                Finding(resource.name, State.OK, (), partial(_describe, resource))
+            )
+            report.perfdata += _healthy_perfdata(resource, warn, crit, columns)
+        else:
+            report.findings.append(evaluate_resource(resource, policy))
+            report.perfdata += _perfdata(resource, _oos_total(resource), warn, crit)
+    report.findings += _not_up(status, configured, policy)
+    report.ok_summary = _ok_summary(resources)
+    if not report.findings:
+        what = "no DRBD resource matches -r/-x" if status.resources else "no DRBD resources"
+        report.findings.append(Finding("", State.UNKNOWN, (f"{what} in {status.source}",)))
+    return report
+
+
+def _not_up(
+    status: DrbdStatus, configured: list[ConfiguredResource] | None, policy: DrbdPolicy
+) -> list[Finding]:
+    """Resources drbd.conf has but the kernel does not, and -r names that match nothing."""
+    if not configured and not policy.include:
+        return []
+    missing = []
     up_names = {r.name.split("/")[0] for r in status.resources}
     up_minors = {m for r in status.resources for m in r.minors}
     for res in configured or []:
@@ -305,7 +385,7 @@ def evaluate(
             continue
         up = res.name in up_names or (res.minors and set(res.minors) <= up_minors)
         if not up:
-            report.findings.append(
+            missing.append(
                 Finding(
                     res.name, State.CRITICAL, ("configured but not up",), f"drbdadm up {res.name}"
                 )
@@ -313,14 +393,8 @@ def evaluate(
     known = up_names | {r.name for r in configured or []}
     for selector in policy.include:
         if not _matches_any(selector, status, configured, known):
-            report.findings.append(
-                Finding(selector, State.CRITICAL, ("not found (resource not up?)",))
-            )
-    report.ok_summary = _ok_summary(resources)
-    if not report.findings:
-        what = "no DRBD resource matches -r/-x" if status.resources else "no DRBD resources"
-        report.findings.append(Finding("", State.UNKNOWN, (f"{what} in {status.source}",)))
-    return report
+            missing.append(Finding(selector, State.CRITICAL, ("not found (resource not up?)",)))
+    return missing
 
 
 def _ok_summary(resources: list[Resource]) -> str:

@@ -4,6 +4,7 @@ one UNKNOWN line instead of a traceback (the traceback only with -vvv)."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 
@@ -30,12 +31,36 @@ class PluginArgumentParser(argparse.ArgumentParser):
         sys.exit(3 if status == 2 else status)
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's formatter, sized without `shutil`: argparse makes one for every
+    add_argument, and shutil.get_terminal_size would import shutil (with bz2 and lzma), a few
+    ms of every plugin run. Same width rule: $COLUMNS, else the terminal, else 80; minus 2."""
+
+    def __init__(self, prog, indent_increment=2, max_help_position=24, width=None):
+        if width is None:
+            width = terminal_columns() - 2
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
+def terminal_columns() -> int:
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns > 0:
+        return columns
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
 def plugin_parser(check_name: str, prog: str, description: str) -> PluginArgumentParser:
     parser = PluginArgumentParser(
         check_name,
         prog=prog,
         description=description,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("-V", "--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
@@ -116,10 +141,20 @@ def positive_int(text: str) -> int:
 
 
 def guarded_main(check_name: str, main: Callable[[list[str] | None], None], argv=None) -> None:
-    """Run a plugin's main so that nothing but one status line and exit 0-3 comes out."""
+    """Run a plugin's main so that nothing but one status line and exit 0-3 comes out.
+
+    Run as a command (argv None) the process ends through exit_now; given an argv (tests,
+    other Python code) it raises SystemExit with the code."""
     import gc
 
     gc.disable()  # a plugin lives for a fraction of a second: no cyclic GC passes needed
+    code = _guarded(check_name, main, argv)
+    if argv is None:
+        exit_now(code)
+    raise SystemExit(code)
+
+
+def _guarded(check_name: str, main: Callable[[list[str] | None], None], argv) -> int:
     from kvmcluster.runtime.np import nagiosplugin
 
     verbose = sum(a.count("v") for a in (argv or sys.argv[1:]) if a.startswith("-v"))
@@ -127,8 +162,7 @@ def guarded_main(check_name: str, main: Callable[[list[str] | None], None], argv
         main(argv)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 3)
-        sys.stdout.flush()
-        raise SystemExit(code if 0 <= code <= 3 else 3) from None
+        return code if 0 <= code <= 3 else 3
     except nagiosplugin.Timeout as exc:
         print(f"{check_name} UNKNOWN - no result within {exc}s (raise -t if the node is slow)")
     except KeyboardInterrupt:
@@ -140,4 +174,27 @@ def guarded_main(check_name: str, main: Callable[[list[str] | None], None], argv
             import traceback
 
             traceback.print_exc(file=sys.stdout)
-    raise SystemExit(3)
+    return 3
+
+
+def exit_now(code: int) -> None:
+    """End the plugin process without the interpreter's teardown.
+
+    At exit CPython collects garbage over every object still alive and tears down every
+    module: ~7 ms of a small check, ~14 ms with 1,000 DRBD resources, for memory the kernel
+    frees anyway. atexit handlers (closing the SSH connection) still run, the output is
+    flushed, then os._exit. Falls back to a normal exit where atexit cannot be run by hand.
+    """
+    import atexit
+    import contextlib
+
+    run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
+    if run_exit_handlers is None:
+        raise SystemExit(code)
+    try:
+        run_exit_handlers()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):  # reader gone, or stream closed
+                stream.flush()
+        os._exit(code)

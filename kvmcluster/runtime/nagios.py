@@ -7,11 +7,10 @@ perfdata, the Summary writes the first line and the -v lines.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from kvmcluster.errors import KvmclusterError
-from kvmcluster.model.findings import Finding, Perf, Report, State, detail_line, summary_line
+from kvmcluster.model.findings import Finding, Report, State, detail_line, summary_line
 from kvmcluster.runtime.np import nagiosplugin
 
 _STATES = {
@@ -20,7 +19,6 @@ _STATES = {
     State.CRITICAL: nagiosplugin.Critical,
     State.UNKNOWN: nagiosplugin.Unknown,
 }
-_PLAIN_LABEL = re.compile(r"^\w+$")
 
 
 class ReportResource(nagiosplugin.Resource):
@@ -47,34 +45,6 @@ class ReportResource(nagiosplugin.Resource):
         return [nagiosplugin.Metric("report", self.report, context="report")]
 
 
-def format_perf(perf: Perf) -> str:
-    label = perf.label if _PLAIN_LABEL.match(perf.label) else f"'{perf.label}'"
-    key = (perf.warn, perf.crit, perf.min, perf.max)
-    tail = _TAILS.get(key)
-    if tail is None:  # the same few ";warn;crit;min;max" endings repeat thousands of times
-        fields = [
-            perf.warn,
-            perf.crit,
-            "" if perf.min is None else _number(perf.min),
-            "" if perf.max is None else _number(perf.max),
-        ]
-        while fields and fields[-1] == "":
-            fields.pop()
-        tail = _TAILS[key] = "".join(f";{f}" for f in fields)
-    value = perf.value
-    text = str(value) if type(value) is int else _number(value)
-    return f"{label}={text}{perf.uom}{tail}"
-
-
-_TAILS: dict[tuple, str] = {}
-
-
-def _number(value: float) -> str:
-    if type(value) is int:
-        return str(value)
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
-
-
 class _PerfdataText(str):
     """What nagiosplugin prints after '|': the Report's perfdata, already formatted."""
 
@@ -91,7 +61,7 @@ class ReportContext(nagiosplugin.Context):
 
     def performance(self, metric, resource):
         report: Report = metric.value
-        return _PerfdataText(" ".join(format_perf(p) for p in report.perfdata)) or None
+        return _PerfdataText(report.perf_text()) or None
 
 
 def plugin_text(text: str) -> str:

@@ -1,10 +1,18 @@
-"""nagiosplugin, imported without the two parts no kvmcluster plugin uses.
+"""nagiosplugin, imported without the standard modules no kvmcluster plugin needs to load.
 
-nagiosplugin's package __init__ imports Cookie and LogTail, which pull in json, tempfile and
-shutil: about 8 ms of every plugin run on every node every minute. While the package loads,
-placeholders stand in for those two modules; they are dropped right after, so an explicit
-`import nagiosplugin.cookie` still gets the real module, and `nagiosplugin.Cookie(...)` /
-`nagiosplugin.LogTail(...)` load it on first use. Everything else is the real nagiosplugin.
+nagiosplugin's package loads Cookie and LogTail (json, tempfile, shutil), `logging` (threading,
+weakref, string, traceback) and `traceback` (linecache, tokenize, textwrap): about 20 ms of
+every plugin run, on every node, every minute. While the package loads, stand-ins take their
+place, each only when the real module is not loaded yet:
+
+- cookie, logtail: placeholder classes; `nagiosplugin.Cookie(...)` loads the real one on first use;
+- traceback: a module that loads the real traceback on first attribute use (only an internal
+  error formats a traceback);
+- logging: QuietLogging below, enough for what nagiosplugin does with it: its own messages go
+  to the StringIO handler its Runtime reads back into the plugin output, filtered by level.
+
+The stand-ins are dropped from sys.modules right after, so any later `import logging` (or
+`import nagiosplugin.cookie`) gets the real module. Everything else is the real nagiosplugin.
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ import importlib
 import sys
 import types
 
-_SKIPPED = {"nagiosplugin.cookie": "Cookie", "nagiosplugin.logtail": "LogTail"}
+_PLACEHOLDER_CLASSES = {"nagiosplugin.cookie": "Cookie", "nagiosplugin.logtail": "LogTail"}
 
 
 def _on_first_use(module_name: str, attr: str) -> type:
@@ -24,24 +32,130 @@ def _on_first_use(module_name: str, attr: str) -> type:
     return type(attr, (), {"__new__": __new__, "__doc__": f"Loads {module_name} on first use."})
 
 
+def _loaded_on_first_use(module_name: str) -> types.ModuleType:
+    module = types.ModuleType(module_name, f"Loads {module_name} on first attribute use.")
+
+    def __getattr__(attr: str):
+        return getattr(importlib.import_module(module_name), attr)
+
+    module.__getattr__ = __getattr__  # PEP 562
+    return module
+
+
+class QuietLogging(types.ModuleType):
+    """The part of `logging` nagiosplugin uses: getLogger, StreamHandler, Formatter, levels.
+
+    Loggers form the same dotted hierarchy; a message reaches the handlers of its logger and
+    its ancestors when it passes the effective level (the nearest level set, else WARNING)
+    and the handler's level. Formatters are accepted; the text is the %-formatted message.
+    """
+
+    DEBUG, INFO, WARNING, ERROR, CRITICAL = 10, 20, 30, 40, 50
+
+    def __init__(self) -> None:
+        super().__init__("logging", self.__doc__)
+        self._loggers: dict[str, _Logger] = {}
+
+    def getLogger(self, name: str = "") -> _Logger:  # noqa: N802 - logging's own name
+        logger = self._loggers.get(name)
+        if logger is None:
+            parent = self.getLogger(name.rpartition(".")[0]) if name else None
+            logger = self._loggers[name] = _Logger(name, parent)
+        return logger
+
+    @staticmethod
+    def StreamHandler(stream) -> _Handler:  # noqa: N802
+        return _Handler(stream)
+
+    @staticmethod
+    def Formatter(*args, **kwargs) -> None:  # noqa: N802
+        return None
+
+
+class _Handler:
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.level = 0
+
+    def setLevel(self, level: int) -> None:  # noqa: N802
+        self.level = level
+
+    def setFormatter(self, formatter) -> None:  # noqa: N802
+        pass
+
+
+class _Logger:
+    def __init__(self, name: str, parent: _Logger | None) -> None:
+        self.name = name
+        self.parent = parent
+        self.level = 0
+        self.handlers: list[_Handler] = []
+
+    def setLevel(self, level: int) -> None:  # noqa: N802
+        self.level = level
+
+    def addHandler(self, handler: _Handler) -> None:  # noqa: N802
+        self.handlers.append(handler)
+
+    def effective_level(self) -> int:
+        logger: _Logger | None = self
+        while logger is not None:
+            if logger.level:
+                return logger.level
+            logger = logger.parent
+        return QuietLogging.WARNING
+
+    def log(self, level: int, msg: str, *args) -> None:
+        if level < self.effective_level():
+            return
+        text = (msg % args if args else str(msg)) + "\n"
+        logger: _Logger | None = self
+        while logger is not None:
+            for handler in logger.handlers:
+                if level >= handler.level:
+                    handler.stream.write(text)
+            logger = logger.parent
+
+    def debug(self, msg, *args):
+        self.log(QuietLogging.DEBUG, msg, *args)
+
+    def info(self, msg, *args):
+        self.log(QuietLogging.INFO, msg, *args)
+
+    def warning(self, msg, *args):
+        self.log(QuietLogging.WARNING, msg, *args)
+
+    def error(self, msg, *args):
+        self.log(QuietLogging.ERROR, msg, *args)
+
+
+def _stand_ins() -> dict[str, types.ModuleType]:
+    stand_ins: dict[str, types.ModuleType] = {
+        "logging": QuietLogging(),
+        "traceback": _loaded_on_first_use("traceback"),
+    }
+    for module_name, attr in _PLACEHOLDER_CLASSES.items():
+        placeholder = types.ModuleType(module_name)
+        setattr(placeholder, attr, _on_first_use(module_name, attr))
+        stand_ins[module_name] = placeholder
+    return {name: module for name, module in stand_ins.items() if name not in sys.modules}
+
+
 def _import() -> types.ModuleType:
     if "nagiosplugin" in sys.modules:
         return sys.modules["nagiosplugin"]
-    placed = []
-    for module_name, attr in _SKIPPED.items():
-        if module_name not in sys.modules:
-            placeholder = types.ModuleType(module_name)
-            setattr(placeholder, attr, _on_first_use(module_name, attr))
-            sys.modules[module_name] = placeholder
-            placed.append(module_name)
+    placed = _stand_ins()
+    sys.modules.update(placed)
     try:
         import nagiosplugin
     finally:
         for module_name in placed:
             sys.modules.pop(module_name, None)
-    for module_name in placed:  # a later `import nagiosplugin.cookie` must load the real one
+    for module_name in _PLACEHOLDER_CLASSES:  # `import nagiosplugin.cookie` loads the real one
         short = module_name.rsplit(".", 1)[1]
-        if isinstance(getattr(nagiosplugin, short, None), types.ModuleType):
+        if module_name in placed and isinstance(
+            getattr(nagiosplugin, short, None), types.ModuleType
+        ):
             delattr(nagiosplugin, short)
     return nagiosplugin
 

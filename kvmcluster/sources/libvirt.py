@@ -33,12 +33,12 @@ def _read(view: HypervisorView) -> None:
         connection = libvirt.openReadOnly(view.uri)
         try:
             for domain in connection.listAllDomains():
-                state = _STATES.get(domain.state()[0], "nostate")
-                view.domains.append(
-                    HypervisorDomain(
-                        view.node, domain.name(), state, domain_disks(domain.XMLDesc(0))
-                    )
+                found = HypervisorDomain(
+                    view.node, domain.name(), _STATES.get(domain.state()[0], "nostate")
                 )
+                if found.active:  # only a running VM's disks are checked
+                    found.disks = domain_disks(domain.XMLDesc(0))
+                view.domains.append(found)
         finally:
             connection.close()
     except libvirt.libvirtError as exc:
