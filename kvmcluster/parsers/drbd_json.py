@@ -41,8 +41,14 @@ _SUSPEND_KEYS = (
 
 
 def _suspend_reasons(item: dict) -> tuple[str, ...]:
-    if item.get("suspended") is not True and not any(item.get(k) for _, k in _SUSPEND_KEYS):
-        return ()  # the common case
+    get = item.get
+    if get("suspended") is not True and not (
+        get("suspended-user")
+        or get("suspended-no-data")
+        or get("suspended-fencing")
+        or get("suspended-quorum")
+    ):
+        return ()  # the common case, without a loop
     reasons = tuple(reason for reason, key in _SUSPEND_KEYS if item.get(key) is True)
     return reasons or ("io",)
 
