@@ -93,14 +93,18 @@ class PerfColumns:
 
     def __init__(self, *columns: tuple[str, str, str, str, float | None, float | None]):
         self.columns = columns  # (suffix, uom, warn, crit, min, max)
-        cells = [
-            f"{{0}}{suffix}={{{i}}}{uom}{_tail(Perf('', 0, uom, warn, crit, low, high))}"
-            for i, (suffix, uom, warn, crit, low, high) in enumerate(columns, 1)
-        ]
-        self.template = " ".join(cells)
-        self.quoted_template = " ".join(
-            c.replace("{0}", "'{0}", 1).replace("=", "'=", 1) for c in cells
-        )
+        plain, quoted = [], []
+        for i, (suffix, uom, warn, crit, low, high) in enumerate(columns, 1):
+            tail = _tail(Perf("", 0, uom, warn, crit, low, high))
+            suffix, rest = _braces(suffix), _braces(f"{uom}{tail}")
+            plain.append(f"{{0}}{suffix}={{{i}}}{rest}")
+            quoted.append(f"'{{0}}{suffix}'={{{i}}}{rest}")
+        self.template, self.quoted_template = " ".join(plain), " ".join(quoted)
+
+
+def _braces(text: str) -> str:
+    """Literal text inside a str.format template."""
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 class PerfRow:
