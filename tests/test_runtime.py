@@ -196,3 +196,24 @@ print(ours)
     for out in (narrow, wide):
         assert out.startswith("shutil loaded: False\nsame as argparse: True\n")
     assert narrow.count("\n") > wide.count("\n")  # the width is followed
+
+
+def test_nagiosplugin_still_formats_exceptions_with_the_real_traceback():
+    code = """
+from kvmcluster.runtime.np import nagiosplugin
+
+class Boom(nagiosplugin.Resource):
+    def probe(self):
+        return 1 / 0
+
+@nagiosplugin.guarded
+def main():
+    nagiosplugin.Check(Boom()).main(verbose=1)
+
+main()
+"""
+    proc = _python(code)
+    assert proc.returncode == 3
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "BOOM UNKNOWN: ZeroDivisionError: division by zero"
+    assert lines[1] == "Traceback (most recent call last):"
