@@ -354,15 +354,14 @@ def evaluate(
     warn = "" if policy.oos_warning is None else str(policy.oos_warning)
     crit = "" if policy.oos_critical is None else str(policy.oos_critical)
     columns = _perf_columns(warn, crit)
+    findings, perfdata = report.findings, report.perfdata
     for resource in resources:
         if _plainly_healthy(resource, policy):
-            report.findings.append(
-                Finding(resource.name, State.OK, (), partial(_describe, resource))
-            )
-            report.perfdata += _healthy_perfdata(resource, warn, crit, columns)
+            findings.append(Finding(resource.name, State.OK, (), partial(_describe, resource)))
+            perfdata += _healthy_perfdata(resource, warn, crit, columns)
         else:
-            report.findings.append(evaluate_resource(resource, policy))
-            report.perfdata += _perfdata(resource, _oos_total(resource), warn, crit)
+            findings.append(evaluate_resource(resource, policy))
+            perfdata += _perfdata(resource, _oos_total(resource), warn, crit)
     report.findings += _not_up(status, configured, policy)
     report.ok_summary = _ok_summary(resources)
     if not report.findings:
