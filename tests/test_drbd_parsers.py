@@ -148,7 +148,16 @@ class TestStatusJson:
 
     @pytest.mark.parametrize(
         "content, reason",
-        [("", "not JSON"), ("{}", "JSON list"), ('[{"role": "Primary"}]', "missing or bad")],
+        [
+            ("", "not JSON"),
+            ("{}", "JSON list"),
+            ('[{"role": "Primary"}]', "missing or bad"),
+            (  # 1e400 decodes as float infinity: no byte count
+                '[{"name": "r0", "role": "Primary", "devices": [{"volume": 0, "size": 1e400,'
+                ' "disk-state": "UpToDate"}]}]',
+                "resource r0: missing or bad field",
+            ),
+        ],
     )
     def test_bad_input(self, content, reason):
         with pytest.raises(ParseError, match=reason):

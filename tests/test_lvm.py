@@ -51,6 +51,9 @@ def test_parsers():
     assert config.get("devices/filter") == ["a|^/dev/drbd[0-9]+$|", "a|^/dev/sda2$|", "r|.*|"]
     with pytest.raises(ParseError):
         parse_vgs("volnode05|wz--nc|1\n", "x")
+    for size in ("inf", "nan", "12x"):  # a mangled size is a parse error, never a crash
+        with pytest.raises(ParseError, match="not a size in bytes"):
+            parse_vgs(f"volnode05|wz--nc|{size}B|0B|1|1\n", "x")
     with pytest.raises(ParseError):
         parse_lvm_config('devices {\n filter = [ "a|x|"\n', "x")
 

@@ -26,7 +26,7 @@ def parse_status_json(text: str, source: str = "drbdsetup status --json") -> Drb
     for index, item in enumerate(data):
         try:
             status.resources.append(_resource(item))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             what = item.get("name", f"#{index}") if isinstance(item, dict) else f"#{index}"
             raise ParseError(source, f"resource {what}: missing or bad field {exc}") from None
     return status
@@ -53,8 +53,8 @@ def _suspend_reasons(item: dict) -> tuple[str, ...]:
     return reasons or ("io",)
 
 
-# Written for speed: this runs for every volume of every resource, every minute; `v` is
-# each optional field in turn, None when drbdsetup did not print it.
+# These run for every volume of every resource, every minute: one `get` per optional field,
+# `v` holding it in turn (None when drbdsetup did not print it).
 
 
 def _resource(item: dict) -> Resource:
@@ -62,9 +62,9 @@ def _resource(item: dict) -> Resource:
     return Resource(
         str(item["name"]),
         str(item["role"]),
-        [_device(d) for d in get("devices", ())],
-        [_connection(c) for c in get("connections", ())],
-        _suspend_reasons(item),
+        devices=[_device(d) for d in get("devices", ())],
+        connections=[_connection(c) for c in get("connections", ())],
+        suspended=_suspend_reasons(item),
     )
 
 
@@ -74,13 +74,13 @@ def _device(d: dict) -> Device:
         int(d["volume"]),
         None if (v := get("minor")) is None else int(v),
         str(d["disk-state"]),
-        bool(get("client", False)),
-        get("quorum"),
-        None if (v := get("size")) is None else int(v) * KIB,
-        None if (v := get("read")) is None else int(v) * KIB,
-        None if (v := get("written")) is None else int(v) * KIB,
-        None if (v := get("lower-pending")) is None else int(v),
-        None if (v := get("upper-pending")) is None else int(v),
+        client=bool(get("client", False)),
+        quorum=get("quorum"),
+        size=None if (v := get("size")) is None else int(v) * KIB,
+        read=None if (v := get("read")) is None else int(v) * KIB,
+        written=None if (v := get("written")) is None else int(v) * KIB,
+        local_pending=None if (v := get("lower-pending")) is None else int(v),
+        app_pending=None if (v := get("upper-pending")) is None else int(v),
     )
 
 
@@ -88,10 +88,10 @@ def _connection(c: dict) -> Connection:
     get = c.get
     return Connection(
         str(c["connection-state"]),
-        str(get("peer-role", "Unknown")),
-        get("name"),
-        None if (v := get("peer-node-id")) is None else int(v),
-        [_peer_device(p) for p in get("peer_devices", ())],
+        peer_role=str(get("peer-role", "Unknown")),
+        peer_name=get("name"),
+        peer_node_id=None if (v := get("peer-node-id")) is None else int(v),
+        peer_devices=[_peer_device(p) for p in get("peer_devices", ())],
     )
 
 

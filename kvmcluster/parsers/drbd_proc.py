@@ -112,16 +112,13 @@ def _resource(
         connection_state, replication = "Connected", cs
     else:
         connection_state, replication = cs, "Off"
+    peer_device = PeerDevice(0, replication, peer_disk)
     resource = Resource(
         f"drbd{minor}",
         role,
-        [Device(0, int(minor), disk)],
-        [
-            Connection(
-                connection_state, peer_role, None, None, [PeerDevice(0, replication, peer_disk)]
-            )
-        ],
-        ("io",) if flags and flags[0] == "s" else (),
+        devices=[Device(0, int(minor), disk)],
+        connections=[Connection(connection_state, peer_role, peer_devices=[peer_device])],
+        suspended=("io",) if flags and flags[0] == "s" else (),
     )
     status.resources.append(resource)
     return resource

@@ -32,7 +32,7 @@ def _rows(text: str, source: str, width: int):
 def _size(value: str, source: str, lineno: int) -> int:
     try:
         return int(float(value.rstrip("B")))
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: "inf"
         raise ParseError(source, f"not a size in bytes: {value!r}", lineno) from None
 
 
