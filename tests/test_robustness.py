@@ -63,6 +63,9 @@ CASES = sorted(
 )
 
 
+SCALE = int(os.environ.get("ROBUSTNESS_SCALE", "1"))  # see tests/conftest.py
+
+
 def parse_or_parse_error(prefix: str, text: str) -> None:
     with contextlib.suppress(ParseError):
         PARSERS[prefix](text)
@@ -76,7 +79,9 @@ def test_every_fixture_family_has_a_parser_under_test():
 
 @pytest.mark.parametrize("prefix, name", CASES)
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=40 * SCALE,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(data=st.data())
 def test_parsers_survive_truncated_and_mutated_fixtures(prefix, name, data):
@@ -93,14 +98,14 @@ def test_parsers_survive_truncated_and_mutated_fixtures(prefix, name, data):
 
 
 @pytest.mark.parametrize("prefix", sorted(PARSERS))
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60 * SCALE, deadline=None)
 @given(text=st.text(max_size=300))
 def test_parsers_survive_random_text(prefix, text):
     parse_or_parse_error(prefix, text)
 
 
 def test_corosync_conf_parser_survives_random_text():
-    @settings(max_examples=100, deadline=None)
+    @settings(max_examples=100 * SCALE, deadline=None)
     @given(text=st.text(alphabet="{}:#\n abc", max_size=200))
     def check(text):
         with contextlib.suppress(ParseError):

@@ -13,6 +13,20 @@ def _bool(value: str | None, default: bool = False) -> bool:
     return value.strip().lower() in ("1", "yes", "true", "on")
 
 
+def _priority(node, source: str) -> int:
+    """<failoverdomainnode priority="N">: 1 (most preferred) when absent."""
+    value = node.get("priority", "1") or "1"
+    try:
+        return int(value)
+    except ValueError:
+        raise ParseError(
+            source,
+            f"<failoverdomainnode name={node.get('name', '')!r}>: priority {value!r} "
+            "is not a number",
+            node.sourceline,
+        ) from None
+
+
 def parse_cluster_conf_tree(text: str, source: str):
     """lxml tree of cluster.conf; not well-formed XML raises ParseError with the line."""
     from lxml import etree
@@ -38,7 +52,7 @@ def parse_cluster_conf(text: str, source: str = "/etc/cluster/cluster.conf") -> 
             restricted=_bool(element.get("restricted")),
             nofailback=_bool(element.get("nofailback")),
             nodes=[
-                (n.get("name", ""), int(n.get("priority", "1") or 1))
+                (n.get("name", ""), _priority(n, source))
                 for n in element.iterfind("failoverdomainnode")
             ],
             line=element.sourceline,
