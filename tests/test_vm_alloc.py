@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from kvmcluster.model.vms import vg_of
@@ -210,6 +212,20 @@ def test_the_seed_cluster_conf_as_it_is_is_critical_with_the_line(tmp_path):
         f"{fixture('cluster-conf_seed-as-is.conf')}:35: not well-formed XML: "
         "StartTag: invalid element name"
     )
+
+
+def test_a_failover_priority_that_is_not_a_number_is_critical_with_the_line(tmp_path):
+    """Like any cluster.conf cman would refuse (see the seed test above)."""
+    conf = tmp_path / "cluster.conf"
+    text = Path(fixture("cluster-conf_seed-fixed.conf")).read_text()
+    conf.write_text(text.replace('priority="1"', 'priority="first"', 1))
+    line = text[: text.index('priority="1"')].count("\n") + 1
+    run = run_plugin("check_vm_alloc", "--cluster-conf", conf, "--clustat-file", STARTED)
+    assert run.returncode == UNKNOWN
+    assert run.first_line.startswith(
+        f"VM_ALLOC UNKNOWN - cluster config: cannot parse {conf}:{line}: "
+    )
+    assert run.first_line.endswith("priority 'first' is not a number")
 
 
 def test_seed_domains_naming_node03_node04_are_critical(tmp_path):
