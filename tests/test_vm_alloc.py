@@ -221,9 +221,9 @@ def test_a_failover_priority_that_is_not_a_number_is_critical_with_the_line(tmp_
     conf.write_text(text.replace('priority="1"', 'priority="first"', 1))
     line = text[: text.index('priority="1"')].count("\n") + 1
     run = run_plugin("check_vm_alloc", "--cluster-conf", conf, "--clustat-file", STARTED)
-    assert run.returncode == UNKNOWN
+    assert run.returncode == CRITICAL
     assert run.first_line.startswith(
-        f"VM_ALLOC UNKNOWN - cluster config: cannot parse {conf}:{line}: "
+        f"VM_ALLOC CRITICAL - cluster config: cannot parse {conf}:{line}: "
     )
     assert run.first_line.endswith("priority 'first' is not a number")
 
