@@ -271,11 +271,15 @@ for thread in threads:
     thread.join()
 """
 
+# What the standard library's JSON decoder alone costs on the same files.
+JSON_ONLY = "import json, sys; json.loads(open(sys.argv[1], encoding='utf-8').read())"
+
 DRBD_PROC = "DRBD /proc/drbd 8.4"
 DRBD_JSON = "DRBD 9 JSON"
 VMS = "VMs: cluster.conf + clustat -x (libvirt nodes empty)"
 VMS_LIBVIRT = "VMs: cluster.conf + clustat -x + libvirt test driver"
 DRIVER = "libvirt test driver alone (same nodes: connect + list)"
+DECODER = "json.loads alone (same DRBD 9 JSON files)"
 
 
 def scaling_commands(tmp: Path) -> dict[str, dict[int, list[str]]]:
@@ -283,6 +287,7 @@ def scaling_commands(tmp: Path) -> dict[str, dict[int, list[str]]]:
     scales: dict[str, dict[int, list[str]]] = {
         DRBD_PROC: {},
         DRBD_JSON: {},
+        DECODER: {},
         vms: {},
         vms_libvirt: {},
         DRIVER: {},
@@ -294,6 +299,7 @@ def scaling_commands(tmp: Path) -> dict[str, dict[int, list[str]]]:
         js = tmp / f"drbd-{n}.json"
         js.write_text(drbd_json(n))
         scales[DRBD_JSON][n] = [str(BIN / "check_drbd"), "--json-file", str(js)]
+        scales[DECODER][n] = [sys.executable, "-c", JSON_ONLY, str(js)]
     for n in (10, 100, 1000):
         scales[vms][n] = [str(BIN / "check_vm_alloc"), *vm_files(tmp / f"vms-{n}", n, False)]
         args = vm_files(tmp / f"lv-{n}", n)
@@ -322,6 +328,11 @@ def target_lines(latency: dict, scaling: dict) -> list[str]:
             f"| 1,000 DRBD resources add ≤ 25 ms ({series}) | +{added:.1f} ms | "
             f"{verdict(added <= 25)} |"
         )
+    decoder = scaling[DECODER][1000]["added_ms"]
+    lines.append(
+        f"| (DRBD 9 JSON without what `json.loads` alone adds, +{decoder:.1f} ms) | "
+        f"+{scaling[DRBD_JSON][1000]['added_ms'] - decoder:.1f} ms | |"
+    )
     plain = scaling[VMS][1000]
     with_driver, driver = scaling[VMS_LIBVIRT][1000], scaling[DRIVER][1000]
     own = with_driver["median_ms"] - driver["median_ms"]
@@ -334,7 +345,7 @@ def target_lines(latency: dict, scaling: dict) -> list[str]:
     plugin_rss = max(
         r["peak_rss_mib"]
         for name, points in scaling.items()
-        if name not in (VMS_LIBVIRT, DRIVER)
+        if name not in (VMS_LIBVIRT, DRIVER, DECODER)
         for r in points.values()
     )
     plugin_rss = max(plugin_rss, *(r["peak_rss_mib"] for r in latency.values()))
