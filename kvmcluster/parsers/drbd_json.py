@@ -38,18 +38,14 @@ _SUSPEND_KEYS = (
     ("fencing", "suspended-fencing"),
     ("quorum", "suspended-quorum"),
 )
+_SUSPEND_FLAGS = tuple(key for _, key in _SUSPEND_KEYS)
 
 
 def _suspend_reasons(item: dict) -> tuple[str, ...]:
     get = item.get
-    if get("suspended") is not True and not (
-        get("suspended-user")
-        or get("suspended-no-data")
-        or get("suspended-fencing")
-        or get("suspended-quorum")
-    ):
-        return ()  # the common case, without a loop
-    reasons = tuple(reason for reason, key in _SUSPEND_KEYS if item.get(key) is True)
+    if get("suspended") is not True and not any(map(get, _SUSPEND_FLAGS)):
+        return ()  # the common case
+    reasons = tuple(reason for reason, key in _SUSPEND_KEYS if get(key) is True)
     return reasons or ("io",)
 
 
