@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 packages="python3 python3-venv python3-dev gcc pkg-config libvirt-dev"
 extras=""
 if [ "${1:-}" = "--test" ]; then
-    packages="$packages drbd-utils lvm2 util-linux procps sudo perl corosync pacemaker pacemaker-cli-utils icinga2-bin icinga2-common nagios-nrpe-server nagios-nrpe-plugin openssh-server openssh-client time"
+    packages="$packages drbd-utils lvm2 util-linux procps sudo perl corosync pacemaker pacemaker-cli-utils icinga2-bin icinga2-common nagios-nrpe-server nagios-nrpe-plugin openssh-server openssh-client time libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 pcs fence-agents debhelper dh-python python3-all python3-setuptools dpkg-dev fakeroot lintian rpm python3-nagiosplugin python3-lxml python3-psutil python3-libvirt"
     extras="[test]"
 fi
 
@@ -29,4 +29,8 @@ fi
 python=/usr/bin/python3
 [ -x "$python" ] || python=python3
 [ -x .venv/bin/python ] || "$python" -m venv .venv
-.venv/bin/pip install -q --disable-pip-version-check ".$extras"
+# The tests run the working tree: an editable install, so a change in the source is what they test.
+editable=""
+[ "${1:-}" = "--test" ] && editable="-e"
+# shellcheck disable=SC2086
+.venv/bin/pip install -q --disable-pip-version-check $editable ".$extras"
