@@ -90,9 +90,5 @@ class ReportSummary(nagiosplugin.Summary):
 
 def build_check(name: str, noun: str, build: Callable[[], Report]) -> nagiosplugin.Check:
     resource = ReportResource(name, build)
-    return nagiosplugin.Check(
-        resource,
-        ReportContext(),
-        ReportSummary(resource, noun),
-        name=name,
-    )
+    # the output prefix is the resource's name (nagiosplugin 1.3.2 has no Check(name=...))
+    return nagiosplugin.Check(resource, ReportContext(), ReportSummary(resource, noun))
