@@ -13,13 +13,23 @@ place, each only when the real module is not loaded yet:
 
 The stand-ins are dropped from sys.modules right after, so any later `import logging` (or
 `import nagiosplugin.cookie`) gets the real module. Everything else is the real nagiosplugin.
+
+The stand-ins rely on what the package imports and on the part of `logging` it calls, so they
+are used only for the versions checked against them (STAND_IN_VERSIONS: 1.3.2 as packaged by
+Debian 12, 1.4.0 the current release; tests/test_distro_libs.py runs every plugin on both and
+compares the output byte for byte). Any other version, or a failure while importing with the
+stand-ins, gets a plain `import nagiosplugin`: slower to start, same output.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 import types
+
+# versions whose imports and logging calls were checked against the stand-ins below
+STAND_IN_VERSIONS = ("1.3.2", "1.4.0")
 
 _PLACEHOLDER_CLASSES = {"nagiosplugin.cookie": "Cookie", "nagiosplugin.logtail": "LogTail"}
 
@@ -141,9 +151,32 @@ def _stand_ins() -> dict[str, types.ModuleType]:
     return {name: module for name, module in stand_ins.items() if name not in sys.modules}
 
 
-def _import() -> types.ModuleType:
-    if "nagiosplugin" in sys.modules:
-        return sys.modules["nagiosplugin"]
+def installed_version() -> str | None:
+    """nagiosplugin's version from its version.py, without importing the package."""
+    try:
+        spec = importlib.util.find_spec("nagiosplugin")
+    except (ImportError, ValueError):
+        return None
+    for directory in (spec and spec.submodule_search_locations) or ():
+        try:
+            with open(f"{directory}/version.py", encoding="utf-8") as file:
+                text = file.read()
+        except OSError:
+            continue
+        for line in text.splitlines():  # __VERSION__ = "1.3.2"
+            name, sep, value = line.partition("=")
+            if sep and name.strip() == "__VERSION__":
+                return value.strip().strip("'\"")
+        return None
+    return None
+
+
+def _forget_nagiosplugin() -> None:
+    for module_name in [m for m in sys.modules if m.split(".", 1)[0] == "nagiosplugin"]:
+        del sys.modules[module_name]
+
+
+def _import_with_stand_ins() -> types.ModuleType:
     placed = _stand_ins()
     sys.modules.update(placed)
     try:
@@ -158,6 +191,23 @@ def _import() -> types.ModuleType:
         ):
             delattr(nagiosplugin, short)
     return nagiosplugin
+
+
+def _import() -> types.ModuleType:
+    if "nagiosplugin" in sys.modules:
+        return sys.modules["nagiosplugin"]
+    module = None
+    if installed_version() in STAND_IN_VERSIONS:
+        try:
+            module = _import_with_stand_ins()
+        except Exception:  # a package that does not fit the stand-ins: the plain import below
+            _forget_nagiosplugin()
+    if module is None:
+        import nagiosplugin as module
+    # 1.3.2 binds sys.stdout when it is imported, 1.4 prints to sys.stdout as it is then
+    if getattr(module.Runtime, "stdout", None) is sys.stdout:
+        module.Runtime.stdout = None
+    return module
 
 
 nagiosplugin = _import()
