@@ -10,6 +10,7 @@ import threading
 
 from kvmcluster.model.vms import HypervisorDomain, HypervisorView
 from kvmcluster.runtime.command import remaining
+from kvmcluster.sources.libvirt_import import import_libvirt
 
 _STATES = {
     0: "nostate",
@@ -48,6 +49,7 @@ def _read(view: HypervisorView) -> None:
 
 def read_hypervisors(targets: list[tuple[str, str]]) -> list[HypervisorView]:
     """Read every (node, uri) in parallel within the check's deadline."""
+    import_libvirt()  # not installed: one UNKNOWN line saying what to install
     views = [HypervisorView(node, uri) for node, uri in targets]
     threads = [threading.Thread(target=_read, args=(v,), daemon=True) for v in views]
     for thread in threads:
