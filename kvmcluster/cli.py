@@ -80,9 +80,15 @@ def cmd_lint(args: argparse.Namespace) -> int:
         "lvm_conf": args.lvm_conf,
     }
     if not any(inputs.values()):
+        from kvmcluster.config.lint import NODE_FILES, node_files
+
+        inputs.update(node_files(args.root or "/"))
+    if not any(inputs.values()):
+        where = f" under {args.root}" if args.root else ""
         print(
-            "LINT UNKNOWN - nothing to lint: give --cluster-conf, --drbd-conf, --hosts, "
-            "--corosync-conf or --lvm-conf"
+            f"LINT UNKNOWN - nothing to lint: none of {', '.join(NODE_FILES.values())} "
+            f"exists{where}; give --cluster-conf, --drbd-conf, --hosts, --corosync-conf "
+            "or --lvm-conf"
         )
         return 3
     try:
@@ -206,6 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument("--hosts", metavar="FILE")
     lint.add_argument("--corosync-conf", metavar="FILE")
     lint.add_argument("--lvm-conf", metavar="FILE")
+    lint.add_argument(
+        "--root",
+        metavar="DIR",
+        help="with no file given, lint the node's files under DIR instead of / "
+        "(e.g. the --output of kvmcluster generate)",
+    )
     lint.add_argument("-t", "--timeout", type=int, default=10, help=argparse.SUPPRESS)
     lint.add_argument("--sudo", action="store_true", help=argparse.SUPPRESS)
     lint.set_defaults(func=cmd_lint)

@@ -288,6 +288,26 @@ def lint_fencing(ctx: LintContext) -> None:
         )
 
 
+# The node's own files, linted when none is given: those of them that exist.
+NODE_FILES = {
+    "cluster_conf": "/etc/cluster/cluster.conf",
+    "drbd_conf": "/etc/drbd.conf",  # includes drbd.d/*
+    "hosts": "/etc/hosts",
+    "corosync_conf": "/etc/corosync/corosync.conf",
+    "lvm_conf": "/etc/lvm/lvm.conf",
+}
+
+
+def node_files(root: str = "/") -> dict[str, str]:
+    """The NODE_FILES that exist under root (a node's filesystem, or a generated tree)."""
+    found = {}
+    for key, path in NODE_FILES.items():
+        full = os.path.join(root, path.lstrip("/"))
+        if os.path.isfile(full):
+            found[key] = full
+    return found
+
+
 def lint_files(
     cluster_conf: str | None = None,
     drbd_conf: str | None = None,
