@@ -43,10 +43,10 @@ class LocalNode:
         return os.path.exists(path)
 
     def which(self, command: str) -> bool:
-        import shutil
+        """Installed here: searched as run_command will run it ($PATH, then /usr/sbin:/sbin)."""
+        from kvmcluster.runtime.command import find_tool
 
-        search = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
-        return shutil.which(command, path=search) is not None
+        return find_tool(command) is not None
 
     def close(self) -> None:
         pass
@@ -61,12 +61,11 @@ class SshNode:
         m = TARGET.match(target or "")
         if not m:
             raise SourceError(f"--ssh {target!r}: not [USER@]HOST")
-        for option in options:
-            if not OPTION.match(option):
-                raise SourceError(f"--ssh-option {option!r}: expected Key=value (an ssh -o option)")
+        from kvmcluster.sources.ssh_options import validate_options
+
+        self.options = validate_options(options)  # an allowlist: no ProxyCommand & co.
         self.target = target
         self.name = m.group(2).strip("[]")
-        self.options = options
         self.connect_timeout = max(1, int(timeout / 2))
         self._control_dir = tempfile.mkdtemp(prefix="kvmcluster-ssh-")
 
@@ -76,8 +75,6 @@ class SshNode:
             "-o",
             "BatchMode=yes",
             "-o",
-            f"ConnectTimeout={self.connect_timeout}",
-            "-o",
             "ControlMaster=auto",
             "-o",
             f"ControlPath={self._control_dir}/%C",
@@ -86,6 +83,8 @@ class SshNode:
             "-o",
             "LogLevel=ERROR",
         ]
+        if not any(option.startswith("ConnectTimeout=") for option in self.options):
+            argv += ["-o", f"ConnectTimeout={self.connect_timeout}"]
         for option in self.options:
             argv += ["-o", option]
         return [*argv, "--", self.target, remote_command]
@@ -94,17 +93,18 @@ class SshNode:
         import shlex
 
         words = list(argv)
+        if sudo:  # the command sudo runs is the bare argv, as icinga/sudoers allows it
+            words = ["sudo", "-n", *words]
         if env:
             words = ["env", *(f"{k}={v}" for k, v in sorted(env.items())), *words]
-        if sudo:
-            words = ["sudo", "-n", *words]
         remote_command = " ".join(shlex.quote(w) for w in words)
         result = run_command(
             self._ssh_argv(remote_command), timeout=timeout, ok_codes=None, hint=hint
         )
         if result.returncode == 255:
             raise SourceError(f"ssh {self.target}: {_ssh_failure(result.stderr)}")
-        result = CommandResult(tuple(words), result.returncode, result.stdout, result.stderr)
+        shown = ("sudo", "-n", *argv) if sudo else tuple(argv)
+        result = CommandResult(shown, result.returncode, result.stdout, result.stderr)
         if result.returncode == 127 and ("not found" in result.stderr or not result.stdout):
             raise SourceError(f"{self.name}: {argv[0]} not found on the node (is it installed?)")
         if ok_codes is not None and result.returncode not in ok_codes:
@@ -176,6 +176,10 @@ def current() -> LocalNode | SshNode:
 def use_ssh(target: str | None, options: list[str] | None, timeout: float) -> None:
     """Route every source of this process to `target` (None: this machine)."""
     global _current
+    if options and not target:  # refused all the same: a wrong Icinga variable shows at once
+        from kvmcluster.sources.ssh_options import validate_options
+
+        validate_options(options)
     if target:
         import atexit
 

@@ -58,17 +58,18 @@ def _read_cluster_conf(path: str, sudo: bool, live: bool) -> str:
     """cluster.conf is often readable by root only: with --sudo, `sudo -n cat` it. On a
     remote node (--ssh), the default path is read there."""
     from kvmcluster.sources.node import current
+    from kvmcluster.sources.privileged import cat_argv
 
     node = current()
     if live and node.remote:
         if sudo:
-            return node.run(["cat", path], sudo=True).stdout
+            return node.run(cat_argv(path), sudo=True).stdout
         text = node.read(path)
         if text is None:
             raise SourceError(f"{node.name}:{path}: no such file")
         return text
     if sudo and path != "-" and os.path.exists(path) and not os.access(path, os.R_OK):
-        return node.run(["cat", path], sudo=True).stdout
+        return node.run(cat_argv(path), sudo=True).stdout
     return read_text(path, "cluster.conf")
 
 
