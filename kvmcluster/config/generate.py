@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from xml.sax.saxutils import quoteattr
 
 from kvmcluster.config.description import ClusterDescription, DrbdResource
@@ -264,47 +265,204 @@ def corosync_conf(desc: ClusterDescription) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _sh(*words: str) -> str:
+    """One shell command line: every word quoted where the shell would read it otherwise."""
+    return " ".join(shlex.quote(word) for word in words)
+
+
+def _pcs(*words: str) -> str:
+    return 'pcs -f "$cib" ' + _sh(*words)
+
+
 def pcs_script(desc: ClusterDescription) -> str:
-    nodes = " ".join(n.name for n in desc.nodes)
+    """pcs-setup.sh: the whole Pacemaker configuration built in a CIB file, pushed once.
+
+    Stack, from the bottom: fencing; the DLM and lvmlockd (cloned group `locking`) when there are
+    volume groups; a promotable clone per DRBD resource; an LVM-activate per volume group
+    (shared and cloned on dual-primary DRBD, exclusive otherwise), ordered after both and
+    colocated with the Promoted DRBD; the VMs, ordered after and colocated with their VG's
+    activation and their DRBD's Promoted role. Nothing reaches the live CIB before the push.
+    """
+    count = len(desc.nodes)
     lines = [
         "#!/bin/sh",
         _comment(desc).rstrip(),
-        "# Run once, on one node, after corosync and pacemaker run on every node.",
+        "# Run once, on one node, after corosync and pacemaker run on every node and the",
+        "# volume groups exist (RUNBOOK.md). The whole configuration is built in a copy of the",
+        "# CIB and pushed at once (pcs cluster cib-push --config): no VM starts before its",
+        "# constraints exist. A failed step pushes nothing.",
+        "# Dry run on a file, the live cluster untouched:",
+        "#   cibadmin --empty > cib.xml && PCS_CIB=cib.xml sh pcs-setup.sh",
+        "#   crm_verify -V -x cib.xml",
         "set -eu",
-        "pcs property set stonith-enabled=true",
-        "pcs property set no-quorum-policy=stop",
+        'if [ -n "${PCS_CIB:-}" ]; then',
+        "\tcib=$PCS_CIB",
+        "else",
+        "\tcib=$(mktemp)",
+        "\ttrap 'rm -f \"$cib\"' EXIT",
+        '\tpcs cluster cib "$cib"',
+        "fi",
+        "",
+        "# fencing: a node never runs the device that fences it",
+        _pcs("property", "set", "stonith-enabled=true", "no-quorum-policy=stop"),
     ]
-    for node in desc.nodes:
-        params = " ".join(
-            f"{k}={v}" for k, v in sorted({**desc.fencing.params, **node.fence}.items())
-        )
+    for index, node in enumerate(desc.nodes):
+        params = {**desc.fencing.params, **node.fence}
+        if count == 2 and index == 0:
+            # two nodes that lose each other both shoot: the first node's fencing waits, so
+            # it survives a fence race
+            params.setdefault("pcmk_delay_base", "10s")
+        device = f"fence-{short(node.name)}"
         lines.append(
-            f"pcs stonith create fence-{short(node.name)} {desc.fencing.agent} "
-            f"pcmk_host_list={node.name} {params}".rstrip()
+            _pcs(
+                "stonith",
+                "create",
+                device,
+                desc.fencing.agent,
+                f"pcmk_host_list={node.name}",
+                *(f"{k}={v}" for k, v in sorted(params.items())),
+                "op",
+                "monitor",
+                "interval=60s",
+            )
         )
+        if count > 1:
+            lines.append(_pcs("constraint", "location", device, "avoids", node.name))
+    if desc.volume_groups:
+        lines += [
+            "",
+            "# lvmlockd shared volume groups: the DLM, then lvmlockd, on every node",
+            _pcs(
+                "resource",
+                "create",
+                "dlm",
+                "ocf:pacemaker:controld",
+                "op",
+                "monitor",
+                "interval=30s",
+                "on-fail=fence",
+                "--group",
+                "locking",
+            ),
+            _pcs(
+                "resource",
+                "create",
+                "lvmlockd",
+                "ocf:heartbeat:lvmlockd",
+                "op",
+                "monitor",
+                "interval=30s",
+                "on-fail=fence",
+                "--group",
+                "locking",
+            ),
+            _pcs("resource", "clone", "locking", "interleave=true"),
+        ]
+    lines += ["", "# DRBD: a promotable clone per resource"]
+    drbd_clone: dict[str, str] = {}
+    dual: dict[str, bool] = {}
     for res in desc.drbd.resources:
-        promoted = len(desc.nodes) if res.dual_primary else 1
+        drbd_clone[res.name] = f"drbd-{res.name}-clone"
+        dual[res.name] = res.dual_primary
         lines.append(
-            f"pcs resource create drbd-{res.name} ocf:linbit:drbd drbd_resource={res.name} "
-            f"op monitor interval=29s role=Promoted op monitor interval=31s role=Unpromoted "
-            f"promotable promoted-max={promoted} promoted-node-max=1 clone-max={len(desc.nodes)} "
-            "clone-node-max=1 notify=true"
+            _pcs(
+                "resource",
+                "create",
+                f"drbd-{res.name}",
+                "ocf:linbit:drbd",
+                f"drbd_resource={res.name}",
+                "op",
+                "monitor",
+                "interval=29s",
+                "role=Promoted",
+                "op",
+                "monitor",
+                "interval=31s",
+                "role=Unpromoted",
+                "promotable",
+                f"promoted-max={count if res.dual_primary else 1}",
+                "promoted-node-max=1",
+                f"clone-max={count}",
+                "clone-node-max=1",
+                "notify=true",
+                "interleave=true",
+            )
         )
+    lines += ["", "# volume groups: activated where their DRBD is Promoted and lvmlockd runs"]
+    activation: dict[str, str] = {}
+    for vg in desc.volume_groups:
+        shared = dual.get(vg.drbd_resource, False)
+        rid = f"lvm-{vg.name}"
+        activation[vg.name] = f"{rid}-clone" if shared else rid
+        words = [
+            "resource",
+            "create",
+            rid,
+            "ocf:heartbeat:LVM-activate",
+            f"vgname={vg.name}",
+            "vg_access_mode=lvmlockd",
+            f"activation_mode={'shared' if shared else 'exclusive'}",
+            "op",
+            "monitor",
+            "interval=30s",
+            "timeout=90s",
+        ]
+        if shared:
+            words += ["clone", "interleave=true"]
+        lines.append(_pcs(*words))
+        target = activation[vg.name]
+        lines += [
+            _pcs("constraint", "order", "start", "locking-clone", "then", "start", target),
+            _pcs("constraint", "colocation", "add", target, "with", "locking-clone", "INFINITY"),
+        ]
+        clone = drbd_clone.get(vg.drbd_resource)
+        if clone:
+            lines += [
+                _pcs("constraint", "order", "promote", clone, "then", "start", target),
+                _pcs(
+                    "constraint", "colocation", "add", target, "with", "Promoted", clone, "INFINITY"
+                ),
+            ]
+    lines += ["", "# VMs: on their home node by preference, only where their disks are"]
     vg_resource = {vg.name: vg.drbd_resource for vg in desc.volume_groups}
     for vm in desc.vms:
         rid = f"vm-{vm.name}"
         migrate = "true" if vm.migrate == "live" else "false"
-        lines.append(
-            f"pcs resource create {rid} ocf:heartbeat:VirtualDomain "
-            f"config=/etc/libvirt/qemu/{vm.name}.xml hypervisor=qemu:///system "
-            f"migration_transport=ssh meta allow-migrate={migrate} "
-            f"target-role={'Started' if vm.autostart else 'Stopped'} op monitor interval=10s"
-        )
-        lines.append(f"pcs constraint location {rid} prefers {vm.home}=100")
-        drbd = vg_resource.get(vm.vg)
-        if drbd:
-            lines.append(f"pcs constraint order promote drbd-{drbd}-clone then start {rid}")
-    lines.append(f"# nodes: {nodes}")
+        lines += [
+            _pcs(
+                "resource",
+                "create",
+                rid,
+                "ocf:heartbeat:VirtualDomain",
+                f"config=/etc/libvirt/qemu/{vm.name}.xml",
+                "hypervisor=qemu:///system",
+                "migration_transport=ssh",
+                "meta",
+                f"allow-migrate={migrate}",
+                f"target-role={'Started' if vm.autostart else 'Stopped'}",
+                "op",
+                "monitor",
+                "interval=10s",
+            ),
+            _pcs("constraint", "location", rid, "prefers", f"{vm.home}=100"),
+        ]
+        target = activation.get(vm.vg)
+        if target:
+            lines += [
+                _pcs("constraint", "order", "start", target, "then", "start", rid),
+                _pcs("constraint", "colocation", "add", rid, "with", target, "INFINITY"),
+            ]
+        clone = drbd_clone.get(vg_resource.get(vm.vg, ""))
+        if clone:
+            lines.append(
+                _pcs("constraint", "colocation", "add", rid, "with", "Promoted", clone, "INFINITY")
+            )
+    lines += [
+        "",
+        'if [ -z "${PCS_CIB:-}" ]; then',
+        '\tpcs cluster cib-push "$cib" --config',
+        "fi",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -345,6 +503,65 @@ def lvm_settings(desc: ClusterDescription) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _runbook_vgcreate(desc: ClusterDescription, vgcreate: str) -> list[str]:
+    by_res = {res.name: res for res in desc.drbd.resources}
+    out = []
+    for vg in desc.volume_groups:
+        res = by_res.get(vg.drbd_resource)
+        if res is not None:
+            out += [f"pvcreate /dev/drbd{res.minor}", f"{vgcreate} {vg.name} /dev/drbd{res.minor}"]
+    return out
+
+
+def _runbook_pacemaker(desc: ClusterDescription, vgcreate: str) -> list[str]:
+    """Steps 4-6 on corosync + Pacemaker: DRBD (above), then LVM, then the resource manager.
+
+    pcs-setup.sh comes last: its LVM-activate resources need the volume groups, and its VMs
+    their logical volumes. The shared VGs are created under a DLM and lvmlockd started by hand,
+    which are then handed over to Pacemaker.
+    """
+    first = desc.nodes[0].name
+    out = [
+        "## 4. Cluster stack, in this order, on every node",
+        "",
+        "```sh",
+        "systemctl start corosync",
+        "systemctl start pacemaker   # no resources yet: nothing starts",
+        "```",
+        "",
+        f"## 5. LVM on DRBD, once, on {first}",
+        "",
+        "```sh",
+    ]
+    vgs = " ".join(vg.name for vg in desc.volume_groups)
+    if vgs:
+        out += [
+            "# shared volume groups need the DLM and lvmlockd: by hand for this step only",
+            "systemctl start dlm",
+            "systemctl start lvmlockd",
+        ]
+    out += _runbook_vgcreate(desc, vgcreate)
+    if vgs:
+        out += [
+            "# create the VMs' logical volumes here (vgchange --lockstart, lvcreate), then",
+            "# hand the locking over to Pacemaker:",
+            f"vgchange --lockstop {vgs}",
+            "systemctl stop lvmlockd",
+            "systemctl stop dlm",
+        ]
+    out += [
+        "```",
+        "",
+        f"## 6. Resources, once, on {first}",
+        "",
+        "```sh",
+        "# after step 5: Pacemaker starts the DLM and lvmlockd, promotes DRBD, activates each",
+        "# volume group where its DRBD is Promoted, then starts the VMs",
+        "sh pcs-setup.sh",
+    ]
+    return out
+
+
 def runbook(desc: ClusterDescription) -> str:
     first = desc.nodes[0].name
     vgcreate = "vgcreate -cy" if desc.stack == "cman" else "vgcreate --shared"
@@ -382,36 +599,27 @@ def runbook(desc: ClusterDescription) -> str:
         "cat /proc/drbd    # Primary/Primary, UpToDate/UpToDate",
         "```",
         "",
-        "## 4. Cluster stack, in this order, on every node",
-        "",
-        "```sh",
     ]
     if desc.stack == "cman":
         out += [
+            "## 4. Cluster stack, in this order, on every node",
+            "",
+            "```sh",
             "service cman start",
             "service clvmd start",
             "service rgmanager start",
             "service ricci start",
         ]
+        out += ["```", "", f"## 5. LVM on DRBD, once, on {first}", "", "```sh"]
+        out += _runbook_vgcreate(desc, vgcreate)
+        check = 6
     else:
-        out += [
-            "systemctl start corosync",
-            "systemctl start pacemaker",
-            "systemctl start lvmlockd   # shared volume groups",
-            "",
-            f"# once, on {first}:",
-            "sh pcs-setup.sh",
-        ]
-    out += ["```", "", f"## 5. LVM on DRBD, once, on {first}", "", "```sh"]
-    by_res = {res.name: res for res in desc.drbd.resources}
-    for vg in desc.volume_groups:
-        res = by_res.get(vg.drbd_resource)
-        if res is not None:
-            out += [f"pvcreate /dev/drbd{res.minor}", f"{vgcreate} {vg.name} /dev/drbd{res.minor}"]
+        out += _runbook_pacemaker(desc, vgcreate)
+        check = 7
     out += [
         "```",
         "",
-        "## 6. Check",
+        f"## {check}. Check",
         "",
         "```sh",
         "check_drbd --role dual-primary",
