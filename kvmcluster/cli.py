@@ -71,6 +71,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_lint(args: argparse.Namespace) -> int:
     from kvmcluster.config.lint import lint_files
     from kvmcluster.errors import KvmclusterError
+    from kvmcluster.model.findings import printable
 
     inputs = {
         "cluster_conf": args.cluster_conf,
@@ -94,22 +95,24 @@ def cmd_lint(args: argparse.Namespace) -> int:
     try:
         findings = lint_files(**inputs)
     except KvmclusterError as exc:
-        print(f"LINT UNKNOWN - {exc}")
+        print(f"LINT UNKNOWN - {printable(str(exc))}")
         return 3
     errors = [f for f in findings if f.severity == "error"]
     warnings = [f for f in findings if f.severity == "warning"]
     files = ", ".join(os.path.basename(p) for p in inputs.values() if p)
     if not findings:
-        print(f"LINT OK - no findings in {files}")
+        print(printable(f"LINT OK - no findings in {files}"))
         return 0
     state, code = ("CRITICAL", 2) if errors else ("WARNING", 1)
     worst = (errors or warnings)[0]
     print(
-        f"LINT {state} - {len(errors)} error(s), {len(warnings)} warning(s) in {files}: "
-        f"{worst.message}"
+        printable(
+            f"LINT {state} - {len(errors)} error(s), {len(warnings)} warning(s) in {files}: "
+            f"{worst.message}"
+        )
     )
     for finding in errors + warnings:
-        print(finding)
+        print(printable(str(finding)))
     return code
 
 
@@ -150,7 +153,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             start(args)
         return status.run(args)
     except KvmclusterError as exc:
-        print(f"kvmcluster status: {exc}", file=sys.stderr)
+        from kvmcluster.model.findings import printable
+
+        print(f"kvmcluster status: {printable(str(exc))}", file=sys.stderr)
         return 3
 
 
@@ -169,13 +174,58 @@ def cmd_collect(args: argparse.Namespace) -> int:
         f"wrote {output}: {len(manifest['inputs']) - len(problems)} inputs captured, "
         f"{len(problems)} not (see MANIFEST.json)"
     )
+    from kvmcluster.model.findings import printable
+
     for item in problems:
-        print(f"  {item['status']:8} {item['file']}: {item.get('reason', '')}")
+        print(printable(f"  {item['status']:8} {item['file']}: {item.get('reason', '')}"))
     return 0
 
 
+class CommandParser(argparse.ArgumentParser):
+    """Bad arguments are one line and exit 3, as for the plugins: `LINT UNKNOWN - bad
+    arguments: ...` on stdout for lint (an Icinga check), `kvmcluster CMD: bad arguments:
+    ...` on stderr for the others (stdout may be JSON)."""
+
+    words: list[str] = []  # the command line being parsed (set by main)
+
+    def error(self, message):
+        from kvmcluster.model.findings import printable
+
+        message = printable(message)
+        command = self.prog.split()[1] if " " in self.prog else _command_in(self.words)
+        if command == "lint":
+            message = message.replace("|", "/")
+            print(f"LINT UNKNOWN - bad arguments: {message} (see kvmcluster lint -h)")
+        else:
+            prog = f"kvmcluster {command}" if command else "kvmcluster"
+            print(f"{prog}: bad arguments: {message} (see {prog} -h)", file=sys.stderr)
+        sys.exit(3)
+
+
+COMMANDS = ("demo", "generate", "lint", "import", "status", "collect")
+
+
+def _command_in(words: list[str]) -> str:
+    return next((w for w in words if w in COMMANDS), "")
+
+
+def seconds(text: str) -> float:
+    """--watch: a number of seconds, finite and greater than 0."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(value) and 0 < value <= 86400):
+        raise argparse.ArgumentTypeError(f"must be greater than 0 and at most 86400: {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from kvmcluster.runtime.cli import timeout_seconds
+
+    parser = CommandParser(
         prog="kvmcluster", description="KVM cluster on DRBD and LVM: checks and tools."
     )
     parser.add_argument("-V", "--version", action="version", version=f"%(prog)s {__version__}")
@@ -218,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="with no file given, lint the node's files under DIR instead of / "
         "(e.g. the --output of kvmcluster generate)",
     )
-    lint.add_argument("-t", "--timeout", type=int, default=10, help=argparse.SUPPRESS)
+    lint.add_argument("-t", "--timeout", type=timeout_seconds, default=10, help=argparse.SUPPRESS)
     lint.add_argument("--sudo", action="store_true", help=argparse.SUPPRESS)
     lint.set_defaults(func=cmd_lint)
 
@@ -243,13 +293,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="analyse a capture (directory or .tar.gz of kvmcluster collect)",
     )
     status.add_argument("--json", action="store_true", help="machine-readable output")
-    status.add_argument("--watch", type=float, metavar="SECONDS", help="refresh every SECONDS")
+    status.add_argument("--watch", type=seconds, metavar="SECONDS", help="refresh every SECONDS")
     status.add_argument("--no-color", action="store_true", help="no colours even on a terminal")
     status.add_argument("-v", "--verbose", action="store_true", help="list the OK items too")
     status.add_argument(
         "-t",
         "--timeout",
-        type=int,
+        type=timeout_seconds,
         default=30,
         metavar="SECONDS",
         help="time budget of the tools (default %(default)s)",
@@ -278,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     collect.add_argument(
         "-t",
         "--timeout",
-        type=int,
+        type=timeout_seconds,
         default=120,
         metavar="SECONDS",
         help="time budget of the whole capture (default %(default)s)",
@@ -289,18 +339,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from kvmcluster.runtime.cli import discard_stdout, ensure_std_streams
+
+    ensure_std_streams()  # started with stdout closed (`kvmcluster lint ... >&-`)
+    CommandParser.words = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     try:
         code = args.func(args)
+        sys.stdout.flush()  # here, where a closed pipe can still be answered
     except KeyboardInterrupt:
         code = 3
-    except BrokenPipeError:  # `kvmcluster status | head`
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        code = 0
+    except BrokenPipeError:  # `kvmcluster status | head`: nobody reads the rest
+        discard_stdout()
+        code = 3
     except Exception as exc:  # the last line of defence: one line, no traceback
-        print(
-            f"kvmcluster {args.command}: internal error: {type(exc).__name__}: {exc}",
-            file=sys.stderr,
-        )
+        from kvmcluster.model.findings import printable
+
+        error = printable(f"{type(exc).__name__}: {exc}")
+        try:
+            if args.command == "lint":  # a check: its one line on stdout
+                print(f"LINT UNKNOWN - internal error: {error.replace('|', '/')}", flush=True)
+            else:
+                print(f"kvmcluster {args.command}: internal error: {error}", file=sys.stderr)
+        except BrokenPipeError:
+            discard_stdout()
         code = 3
     sys.exit(code)

@@ -11,7 +11,14 @@ import time
 
 from kvmcluster import capture as c
 from kvmcluster.errors import KvmclusterError
-from kvmcluster.model.findings import Finding, Report, State, detail_line, summary_line
+from kvmcluster.model.findings import (
+    Finding,
+    Report,
+    State,
+    detail_line,
+    printable,
+    summary_line,
+)
 
 SCHEMA_VERSION = 1
 AREAS = [
@@ -279,6 +286,9 @@ def render_text(areas: list[dict], source: str, node: str, colour: bool, verbose
     def paint(state: State, text: str) -> str:
         return f"\033[{COLOURS[state]}m{text}\033[0m" if colour else text
 
+    # names from the input are escaped (printable): summary_line and detail_line do it, the
+    # node name, the source and the advice are escaped here
+    node, source = printable(node), printable(source)
     state = worst(areas)
     lines = [
         f"kvmcluster status: {paint(state, state.name)}   node {node}, {source}, "
@@ -305,7 +315,7 @@ def render_text(areas: list[dict], source: str, node: str, colour: bool, verbose
         if hidden and not verbose and report.state != State.OK:
             lines.append(f"    ({hidden} OK, -v to list)")
         for tip in area["advice"]:
-            lines.append(f"    next: {tip}")
+            lines.append(f"    next: {printable(tip)}")
     return "\n".join(lines) + "\n"
 
 

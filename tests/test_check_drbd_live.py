@@ -49,7 +49,8 @@ def run_live(tmp_path, proc_file: str | None, drbdsetup: str | None, *args: str)
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, "PATH": f"{fakebin}:/usr/bin:/bin"},
+        # the test's drbdsetup or none: not the real one in /usr/sbin (searched after PATH)
+        env={**os.environ, "PATH": f"{fakebin}:/usr/bin:/bin", "KVMCLUSTER_TOOL_PATH": ""},
     )
     run = PluginRun(proc.returncode, proc.stdout, proc.stderr)
     assert "Traceback" not in run.stdout + run.stderr

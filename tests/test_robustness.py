@@ -246,7 +246,9 @@ def test_hung_clustat_message_says_why(tmp_path):
 )
 def test_missing_tool_is_unknown_naming_it(tmp_path, plugin, args, tool):
     (tmp_path / "empty").mkdir()
-    run = run_plugin(plugin, *args, env={"PATH": str(tmp_path / "empty")})
+    # nothing in PATH, nothing searched after it (KVMCLUSTER_TOOL_PATH, default /usr/sbin:/sbin)
+    env = {"PATH": str(tmp_path / "empty"), "KVMCLUSTER_TOOL_PATH": ""}
+    run = run_plugin(plugin, *args, env=env)
     assert run.returncode == 3
     assert f"{tool} not found" in run.first_line
 

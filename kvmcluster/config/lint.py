@@ -69,7 +69,10 @@ def lint_cluster_conf(ctx: LintContext, path: str, text: str) -> None:
         # go on with what lxml can recover, so the other defects are reported too (the
         # schema is not checked on a recovered tree: its errors would be the recovery's)
         parser = etree.XMLParser(recover=True, resolve_entities=False, no_network=True)
-        root = etree.fromstring(text.encode("utf-8"), parser)
+        try:
+            root = etree.fromstring(text.encode("utf-8"), parser)
+        except etree.XMLSyntaxError:  # nothing to recover
+            return
         if root is None:
             return
         recovered = True
@@ -318,18 +321,28 @@ def lint_files(
     from kvmcluster.sources.files import read_text
 
     ctx = LintContext()
-    if cluster_conf:
-        lint_cluster_conf(ctx, cluster_conf, read_text(cluster_conf, "cluster.conf"))
+
+    def text_of(path: str, what: str) -> str | None:
+        """The file's text; None (after an error finding) when it is empty: an empty config
+        is a truncated or wrongly generated file, not a clean one."""
+        text = read_text(path, what)
+        if text.strip():
+            return text
+        ctx.error(path, None, f"{what} is empty (truncated?)")
+        return None
+
+    if cluster_conf and (text := text_of(cluster_conf, "cluster.conf")) is not None:
+        lint_cluster_conf(ctx, cluster_conf, text)
     hosts_names = None
-    if hosts:
-        hosts_names = lint_hosts(ctx, hosts, read_text(hosts, "hosts file"))
-    if drbd_conf:
+    if hosts and (text := text_of(hosts, "hosts file")) is not None:
+        hosts_names = lint_hosts(ctx, hosts, text)
+    if drbd_conf and text_of(drbd_conf, "drbd.conf") is not None:
         lint_drbd_conf(ctx, drbd_conf, hosts_names)
-    if corosync_conf:
-        lint_corosync_conf(ctx, corosync_conf, read_text(corosync_conf, "corosync.conf"))
-    if lvm_conf:
+    if corosync_conf and (text := text_of(corosync_conf, "corosync.conf")) is not None:
+        lint_corosync_conf(ctx, corosync_conf, text)
+    if lvm_conf and (text := text_of(lvm_conf, "lvm.conf")) is not None:
         from kvmcluster.config.lint_lvm import lint_lvm_conf
 
-        lint_lvm_conf(ctx, lvm_conf, read_text(lvm_conf, "lvm.conf"), drbd_conf)
+        lint_lvm_conf(ctx, lvm_conf, text, drbd_conf)
     lint_fencing(ctx)
     return ctx.findings

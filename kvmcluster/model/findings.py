@@ -126,8 +126,9 @@ class PerfRow:
 
     def text(self) -> str:
         columns = self.columns
-        template = columns.template if _PLAIN_LABEL.match(self.prefix) else columns.quoted_template
-        return template.format(self.prefix, *self.values)
+        if _PLAIN_LABEL.match(self.prefix):
+            return columns.template.format(self.prefix, *self.values)
+        return columns.quoted_template.format(_quoted_text(self.prefix), *self.values)
 
 
 _PLAIN_LABEL = re.compile(r"^\w+$")
@@ -135,7 +136,40 @@ _TAILS: dict[tuple, str] = {}
 
 
 def quote_label(label: str) -> str:
-    return label if _PLAIN_LABEL.match(label) else f"'{label}'"
+    """A plain label as it is; any other quoted, Monitoring Plugins style: control characters
+    escaped (see printable), a quote doubled, '|' (the start of perfdata) as '/'."""
+    return label if _PLAIN_LABEL.match(label) else f"'{_quoted_text(label)}'"
+
+
+def _quoted_text(label: str) -> str:
+    return printable(label).replace("'", "''").replace("|", "/")
+
+
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """`text` made safe to print on one line: what an input names (a resource, a VM, a host)
+    must not start a second status line or reach a terminal as a control sequence.
+
+    Every character str.isprintable() refuses is written as an escape: newline, CR, tab as
+    `\\n`, `\\r`, `\\t`, others as `\\xNN`, `\\uNNNN` or `\\UNNNNNNNN` (C0 controls and DEL,
+    ESC, C1 controls, U+2028/U+2029, bidi overrides and other format characters, lone
+    surrogates, unassigned code points, spaces other than ' '). Printable text is returned
+    as it is (one C-level scan). A backslash is not doubled: the escapes are for the eye."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else _escape(ch) for ch in text)
+
+
+def _escape(ch: str) -> str:
+    special = _ESCAPES.get(ch)
+    if special:
+        return special
+    code = ord(ch)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def _tail(perf: Perf) -> str:
@@ -220,11 +254,11 @@ MAX_PROBLEMS_IN_FIRST_LINE = 3
 
 def summary_line(report: Report, noun: str) -> str:
     """The line a person reads first: worst problems first, then 'k of n <noun> degraded';
-    when all is well, the report's own OK summary."""
+    when all is well, the report's own OK summary. Escaped for output (see printable)."""
     items = [f for f in report.findings if f.item]
     noun = report.noun or noun
     if report.state == State.OK:
-        return report.ok_summary or f"{len(items)} {noun} OK"
+        return printable(report.ok_summary or f"{len(items)} {noun} OK")
     problems = sorted(
         (
             f
@@ -240,16 +274,17 @@ def summary_line(report: Report, noun: str) -> str:
     degraded = [f for f in items if f.state != State.OK]
     if degraded and len(items) > 1 and not report.headline:
         shown.append(f"{len(degraded)} of {len(items)} {noun} degraded")
-    return ", ".join(shown)
+    return printable(", ".join(shown))
 
 
 def detail_line(finding: Finding) -> str:
-    """One line per item (-v): what it is, then its problems when the description lacks them."""
+    """One line per item (-v): what it is, then its problems when the description lacks them.
+    Escaped for output (see printable)."""
     text = finding.detail or finding.summary
     problems = ", ".join(finding.problems)
     if problems and finding.detail and problems not in text:
         text += " => " + problems
-    return text
+    return printable(text)
 
 
 def human_bytes(value: float) -> str:

@@ -21,7 +21,9 @@ class PluginArgumentParser(argparse.ArgumentParser):
         super().__init__(**kwargs)
 
     def error(self, message):
-        message = message.replace("|", "/")
+        from kvmcluster.model.findings import printable
+
+        message = printable(message).replace("|", "/")
         print(f"{self.check_name} UNKNOWN - bad arguments: {message} (see {self.prog} -h)")
         sys.exit(3)
 
@@ -73,7 +75,7 @@ def plugin_parser(check_name: str, prog: str, description: str) -> PluginArgumen
     parser.add_argument(
         "-t",
         "--timeout",
-        type=positive_int,
+        type=timeout_seconds,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
         help="answer UNKNOWN after this many seconds (default %(default)s)",
@@ -140,6 +142,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+MAX_TIMEOUT = 86400
+
+
+def timeout_seconds(text: str) -> int:
+    """-t: whole seconds, 1 to a day ('0' is not "no deadline": there is always one)."""
+    value = positive_int(text)
+    if value > MAX_TIMEOUT:
+        raise argparse.ArgumentTypeError(f"at most {MAX_TIMEOUT} seconds: {text!r}")
+    return value
+
+
 def guarded_main(check_name: str, main: Callable[[list[str] | None], None], argv=None) -> None:
     """Run a plugin's main so that nothing but one status line and exit 0-3 comes out.
 
@@ -148,6 +161,7 @@ def guarded_main(check_name: str, main: Callable[[list[str] | None], None], argv
     import gc
 
     gc.disable()  # a plugin lives for a fraction of a second: no cyclic GC passes needed
+    ensure_std_streams()
     code = _guarded(check_name, main, argv)
     if argv is None:
         exit_now(code)
@@ -163,18 +177,56 @@ def _guarded(check_name: str, main: Callable[[list[str] | None], None], argv) ->
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 3)
         return code if 0 <= code <= 3 else 3
+    except BrokenPipeError:  # `check_drbd | head -0`: nobody reads the answer any more
+        discard_stdout()
+        return 3
     except nagiosplugin.Timeout as exc:
         print(f"{check_name} UNKNOWN - no result within {exc}s (raise -t if the node is slow)")
     except KeyboardInterrupt:
         print(f"{check_name} UNKNOWN - interrupted")
     except Exception as exc:  # the last line of defence: never a bare traceback
-        error = f"{type(exc).__name__}: {exc}".replace("|", "/")
-        print(f"{check_name} UNKNOWN - internal error: {error}")
-        if verbose >= 3:
-            import traceback
+        from kvmcluster.model.findings import printable
 
-            traceback.print_exc(file=sys.stdout)
+        error = printable(f"{type(exc).__name__}: {exc}").replace("|", "/")
+        try:
+            print(f"{check_name} UNKNOWN - internal error: {error}")
+            if verbose >= 3:
+                import traceback
+
+                traceback.print_exc(file=sys.stdout)
+        except BrokenPipeError:
+            discard_stdout()
     return 3
+
+
+def ensure_std_streams() -> None:
+    """A plugin started with stdin, stdout or stderr closed (`check_drbd >&-`) gets /dev/null
+    there: its prints then go nowhere instead of failing, and no file it opens can take the
+    place of fd 1 or 2."""
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+        if getattr(sys, name) is not None:
+            continue
+        try:
+            os.fstat(fd)
+        except OSError:  # closed: /dev/null takes its place
+            null = os.open(os.devnull, os.O_RDONLY if fd == 0 else os.O_WRONLY)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+            setattr(sys, name, open(fd, mode, closefd=False))  # noqa: SIM115 - as long as sys
+        else:  # already reused by some file: leave it alone
+            setattr(sys, name, open(os.devnull, mode))  # noqa: SIM115
+
+
+def discard_stdout() -> None:
+    """stdout is a closed pipe: send what is still buffered, and anything later, to /dev/null,
+    so that neither a later print nor the flush at exit fails."""
+    import contextlib
+
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
 
 
 def exit_now(code: int) -> None:
@@ -195,6 +247,7 @@ def exit_now(code: int) -> None:
         run_exit_handlers()
     finally:
         for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(OSError, ValueError):  # reader gone, or stream closed
+            # reader gone, stream closed, or none (started with the descriptor closed)
+            with contextlib.suppress(OSError, ValueError, AttributeError):
                 stream.flush()
         os._exit(code)

@@ -10,7 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from kvmcluster.errors import KvmclusterError
-from kvmcluster.model.findings import Finding, Report, State, detail_line, summary_line
+from kvmcluster.model.findings import (
+    Finding,
+    Report,
+    State,
+    detail_line,
+    printable,
+    summary_line,
+)
 from kvmcluster.runtime.np import nagiosplugin
 
 _STATES = {
@@ -65,8 +72,10 @@ class ReportContext(nagiosplugin.Context):
 
 
 def plugin_text(text: str) -> str:
-    """'|' starts the perfdata in plugin output: a '|' quoted from an input becomes '/'."""
-    return text.replace("|", "/")
+    """'|' starts the perfdata in plugin output: a '|' quoted from an input becomes '/';
+    a newline or control character is escaped (already done by summary_line/detail_line:
+    this is the last check at the output boundary, one C-level scan)."""
+    return printable(text).replace("|", "/")
 
 
 class ReportSummary(nagiosplugin.Summary):
