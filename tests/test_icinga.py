@@ -97,45 +97,86 @@ def test_icinga2_validates_the_config_without_warnings(icinga_config):
     assert "warning/" not in proc.stdout and "critical/" not in proc.stdout, proc.stdout
 
 
+def object_list(cache, type_: str = "Service") -> dict[str, str]:
+    """`icinga2 object list` of the last validated config: {object name: its text}."""
+    listing = icinga2("object", "list", "--type", type_, cache=cache).stdout
+    objects = {}
+    for block in re.split(r"^(?=Object ')", listing, flags=re.M):
+        m = re.match(r"Object '([^']+)' of type '" + type_ + "'", block)
+        if m:
+            objects[m.group(1)] = block
+    return objects
+
+
+def attribute(block: str, name: str) -> str:
+    m = re.search(r"^  \* " + re.escape(name) + r" = (.*)$", block, re.M)
+    return m.group(1) if m else ""
+
+
+SEED = "node05.c01.cloud.agarik.com"
+NODE_SERVICES = {"cluster-quorum", "cluster-daemons", "cluster-lvm", "cluster-config-lint"}
+CLUSTER_SERVICES = {"cluster-services", "vm-alloc"}
+
+
 @pytest.mark.real
 def test_icinga2_builds_the_expected_services(icinga_config):
     conf, cache = icinga_config
     assert icinga2("daemon", "-C", "-c", str(conf), cache=cache).returncode == 0
-    listing = icinga2("object", "list", "--type", "Service", cache=cache).stdout
-    services = set(re.findall(r"^Object '([^']+)' of type 'Service'", listing, re.M))
-    seed = "node05.c01.cloud.agarik.com"
-    assert {f"{seed}!drbd-drbd{i}" for i in range(3)} <= services
-    for name in (
-        "cluster-quorum",
-        "cluster-services",
-        "cluster-daemons",
-        "vm-alloc",
-        "cluster-lvm",
-        "cluster-config-lint",
-    ):
-        assert f"{seed}!{name}" in services
-        assert f"node07.c01.cloud.agarik.com!{name}" in services
-    assert "node06.c01.cloud.agarik.com!drbd" in services
-    by_ssh = icinga2(
-        "object",
-        "list",
-        "--type",
-        "Service",
-        "--name",
-        "node08.c01.cloud.agarik.com!cluster-quorum",
-        cache=cache,
-    ).stdout
-    assert 'check_command = "kvmcluster-cluster-by-ssh"' in by_ssh
-    nrpe = icinga2(
-        "object",
-        "list",
-        "--type",
-        "Service",
-        "--name",
-        "node07.c01.cloud.agarik.com!drbd",
-        cache=cache,
-    ).stdout
-    assert 'check_command = "nrpe"' in nrpe and '"check_kvmcluster_drbd"' in nrpe
+    services = object_list(cache)
+    by_host: dict[str, set[str]] = {}
+    for name in services:
+        host, _, service = name.partition("!")
+        by_host.setdefault(host, set()).add(service)
+    n06, n07, n08 = (f"node0{i}.c01.cloud.agarik.com" for i in (6, 7, 8))
+    assert by_host == {
+        SEED: NODE_SERVICES | {"drbd-drbd0", "drbd-drbd1", "drbd-drbd2", "kvmcluster-agent"},
+        n06: NODE_SERVICES | {"drbd", "kvmcluster-agent"},
+        "c01.cloud.agarik.com": CLUSTER_SERVICES,
+        n07: NODE_SERVICES | {"drbd", "kvmcluster-nrpe"},
+        # agentless: lint reads the node's files, so it cannot run from here
+        n08: NODE_SERVICES - {"cluster-config-lint"}
+        | {"drbd-drbd0", "drbd-drbd1", "kvmcluster-ssh"},
+    }
+    for name, block in services.items():
+        host, _, service = name.partition("!")
+        command = attribute(block, "check_command")
+        endpoint = attribute(block, "command_endpoint")
+        if service.startswith("kvmcluster-"):
+            assert endpoint == '""', name  # the transport checks run here
+        elif host in (SEED, n06):
+            assert endpoint == f'"{host}"' and not command.endswith('-by-ssh"'), name
+        elif host == "c01.cloud.agarik.com":  # the cluster's checks run on node05's agent
+            assert endpoint == f'"{SEED}"', name
+        elif host == n07:
+            assert command == '"nrpe"' and endpoint == '""', name
+            assert re.search(r'\* nrpe_command = "check_kvmcluster_\w+"', block), name
+        elif host == n08:
+            assert command.endswith('-by-ssh"') and endpoint == '""', name
+            assert '* kvmcluster_ssh = "nagios@192.168.10.17"' in block, name
+
+
+@pytest.mark.real
+def test_icinga2_silences_checks_behind_their_transport_and_quorum(icinga_config):
+    conf, cache = icinga_config
+    assert icinga2("daemon", "-C", "-c", str(conf), cache=cache).returncode == 0
+    dependencies = object_list(cache, "Dependency")
+    parents = {
+        name: (attribute(b, "parent_host_name"), attribute(b, "parent_service_name"))
+        for name, b in dependencies.items()
+    }
+    n08 = "node08.c01.cloud.agarik.com"
+    assert parents[f"{SEED}!drbd-drbd0!kvmcluster-transport"] == (f'"{SEED}"', '"kvmcluster-agent"')
+    assert parents[f"{n08}!drbd-drbd1!kvmcluster-transport"] == (f'"{n08}"', '"kvmcluster-ssh"')
+    assert parents["c01.cloud.agarik.com!vm-alloc!kvmcluster-quorum"] == (
+        f'"{SEED}"',
+        '"cluster-quorum"',
+    )
+    assert parents["c01.cloud.agarik.com!vm-alloc!kvmcluster-transport"] == (
+        f'"{SEED}"',
+        '"kvmcluster-agent"',
+    )
+    # a node's own checks are never silenced by quorum: a split brain must alert
+    assert not any(n.endswith("!kvmcluster-quorum") and n.startswith("node") for n in parents)
 
 
 def test_every_checkcommand_argument_is_an_option_of_its_plugin():
@@ -313,3 +354,60 @@ def test_nrpe_round_trip_keeps_output_and_exit_code(nrpe_server, command, code, 
     assert proc.stdout.startswith(first), proc.stdout
     if code != 3:
         assert "|" in proc.stdout.splitlines()[0], "perfdata survives the round trip"
+
+
+# --- the cluster-config-lint service: kvmcluster lint with no file finds the node's own ----
+
+
+def node_tree(tmp_path: Path, files: dict[str, str]) -> Path:
+    for target, fixture in files.items():
+        path = tmp_path / target
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(FIXTURES / fixture, path)
+    return tmp_path
+
+
+def run_lint(*args):
+    from tests.plugin_runner import run_plugin
+
+    return run_plugin("kvmcluster", "lint", *args)
+
+
+def test_lint_without_files_lints_the_nodes_own_files(tmp_path):
+    root = node_tree(
+        tmp_path,
+        {
+            "etc/cluster/cluster.conf": "cluster-conf_seed-as-is.conf",
+            "etc/drbd.conf": "etc-drbd-conf_seed-84.conf",
+            "etc/hosts": "etc-hosts_seed.txt",
+        },
+    )
+    run = run_lint("--root", str(root))
+    assert run.returncode == 2, run.stdout
+    assert run.first_line.startswith(
+        "LINT CRITICAL - 7 error(s), 2 warning(s) in cluster.conf, drbd.conf, hosts: "
+        "not well-formed XML"
+    ), run.first_line
+    assert any(line.startswith(f"{root}/etc/cluster/cluster.conf:35: error:") for line in run.lines)
+
+
+def test_lint_without_files_skips_the_files_a_node_does_not_have(tmp_path):
+    root = node_tree(tmp_path, {"etc/hosts": "etc-hosts_seed.txt"})
+    run = run_lint("--root", str(root))
+    assert (run.returncode, run.first_line) == (0, "LINT OK - no findings in hosts")
+
+
+def test_lint_is_unknown_only_when_the_node_has_none_of_its_files(tmp_path):
+    run = run_lint("--root", str(tmp_path))
+    assert run.returncode == 3, run.stdout
+    assert run.first_line.startswith(
+        "LINT UNKNOWN - nothing to lint: none of /etc/cluster/cluster.conf, /etc/drbd.conf, "
+        "/etc/hosts, /etc/corosync/corosync.conf, /etc/lvm/lvm.conf exists under "
+    ), run.first_line
+    assert len(run.lines) == 1
+
+
+def test_lint_with_files_given_reads_only_those(tmp_path):
+    root = node_tree(tmp_path, {"etc/cluster/cluster.conf": "cluster-conf_seed-as-is.conf"})
+    run = run_lint("--root", str(root), "--hosts", str(FIXTURES / "etc-hosts_seed.txt"))
+    assert (run.returncode, run.first_line) == (0, "LINT OK - no findings in etc-hosts_seed.txt")
