@@ -72,6 +72,7 @@ class HypervisorDomain:
     name: str
     state: str  # running, blocked, paused, shutdown, shutoff, crashed, pmsuspended, nostate
     disks: list[Disk] = factory(list)  # of active domains only: the disks a VM runs on
+    reason: str = ""  # why paused/shut off/crashed, as libvirt says (ioerror, panicked ...)
 
     @property
     def active(self) -> bool:

@@ -1,0 +1,556 @@
+"""A real libvirtd with the QEMU driver for the tests, one per "node", nothing shared.
+
+Each instance runs in its own mount namespace (`unshare -m`) under a small parent of ours that
+called prctl(PR_SET_CHILD_SUBREAPER) and reaps every child (exited qemu processes do not stay
+zombies). Inside the namespace the test's own directories are mounted over /etc/libvirt
+(libvirtd.conf, qemu.conf, the persistent domain definitions), /run/libvirt (the sockets, the
+qemu state) and tmpfs over /var/lib/libvirt and /var/log/libvirt: so the standard URI
+qemu:///system works for a process entered into the namespace (`Libvirtd.enter`), and
+qemu:///system?socket=DIR/run/libvirt-sock-ro from anywhere. Stopped by PID: the parent
+terminates libvirtd, then kills the qemu processes it adopted, then exits; the mounts vanish
+with the namespace and the test directory is removed.
+
+Domains are tiny TCG guests (32 MiB, no NIC, no graphics): running, paused (suspend), shut off
+(destroy), crashed (a boot sector that writes to the pvpanic port 0x505, `on_crash=preserve`).
+
+Run as a script (`python -m tests.libvirtd_real --reaper DIR`) it is that parent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+LIBVIRTD = "/usr/sbin/libvirtd"
+QEMU = "/usr/bin/qemu-system-x86_64"
+UNSHARE = "/usr/bin/unshare"
+NSENTER = "/usr/bin/nsenter"
+REPO = Path(__file__).resolve().parent.parent
+
+LIBVIRTD_CONF = """\
+listen_tcp = 0
+listen_tls = 0
+auth_unix_ro = "none"
+auth_unix_rw = "none"
+unix_sock_ro_perms = "0777"
+unix_sock_rw_perms = "0770"
+log_outputs = "3:stderr"
+"""
+QEMU_CONF = """\
+user = "root"
+group = "root"
+security_driver = "none"
+cgroup_controllers = [ ]
+namespaces = [ ]
+stdio_handler = "file"
+"""
+# mov dx,0x505; mov al,1; out dx,al (pvpanic: panicked); hlt; jmp $-1
+PANIC_BOOT_SECTOR = bytes.fromhex("ba0505b001eef4ebfd").ljust(510, b"\0") + b"\x55\xaa"
+
+
+def missing() -> str:
+    """Why the real libvirtd cannot run here ('' when it can)."""
+    if os.geteuid() != 0:
+        return "needs root"
+    for path, package in (
+        (LIBVIRTD, "libvirt-daemon"),
+        (QEMU, "qemu-system-x86"),
+        (UNSHARE, "util-linux"),
+        (
+            "/usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so",
+            "libvirt-daemon-driver-qemu",
+        ),
+    ):
+        if not os.path.exists(path):
+            return f"{path} missing (apt-get install {package})"
+    try:
+        import libvirt  # noqa: F401
+    except ImportError:
+        return "libvirt-python missing"
+    return ""
+
+
+def setup() -> None:
+    """The one-time machine set-up the QEMU driver needs: its compiled-in user and group, and
+    the mount points of the namespace (empty directories)."""
+    if subprocess.run(["getent", "group", "libvirt-qemu"], capture_output=True).returncode:
+        subprocess.run(["groupadd", "-r", "libvirt-qemu"], check=True)
+    if subprocess.run(["getent", "passwd", "libvirt-qemu"], capture_output=True).returncode:
+        subprocess.run(
+            [
+                "useradd",
+                "-r",
+                "-g",
+                "libvirt-qemu",
+                "-M",
+                "-s",
+                "/usr/sbin/nologin",
+                "libvirt-qemu",
+            ],
+            check=True,
+        )
+    for path in (
+        "/etc/libvirt",
+        "/run/libvirt",
+        "/var/lib/libvirt",
+        "/var/log/libvirt",
+        "/var/cache/libvirt",
+    ):
+        os.makedirs(path, exist_ok=True)
+
+
+def domain_xml(name: str, disks=(), panic: str | None = None, uuid: str | None = None) -> str:
+    """A 32 MiB TCG domain. `disks`: (type, source) pairs, type "block" or "file"; `panic`: a
+    boot image (file) that panics at once (the domain ends crashed)."""
+    devices = []
+    targets = iter("abcdefghijklmnop")
+    if panic:
+        devices.append(
+            f"<disk type='file' device='disk'><driver name='qemu' type='raw'/>"
+            f"<source file='{escape(panic)}'/><target dev='hd{next(targets)}' bus='ide'/></disk>"
+        )
+    for kind, source in disks:
+        attr = "dev" if kind == "block" else "file"
+        devices.append(
+            f"<disk type='{kind}' device='disk'><driver name='qemu' type='raw'/>"
+            f"<source {attr}='{escape(source)}'/><target dev='vd{next(targets)}' bus='virtio'/>"
+            "</disk>"
+        )
+    return (
+        f"<domain type='qemu'><name>{escape(name)}</name>"
+        + (f"<uuid>{uuid}</uuid>" if uuid else "")
+        + "<memory unit='MiB'>32</memory><vcpu>1</vcpu>"
+        "<os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>"
+        "<on_crash>preserve</on_crash>"
+        f"<devices><emulator>{QEMU}</emulator>{''.join(devices)}"
+        "<controller type='usb' model='none'/><memballoon model='none'/>"
+        "<panic model='isa'/></devices></domain>"
+    )
+
+
+class Libvirtd:
+    """One libvirtd (one "node"). `tag` names its directory."""
+
+    def __init__(self, tag: str = "hD1"):
+        setup()
+        self.dir = Path(tempfile.mkdtemp(prefix=f"{tag}-libvirtd-"))
+        (self.dir / "etc" / "qemu").mkdir(parents=True)
+        (self.dir / "run").mkdir()
+        (self.dir / "etc" / "libvirtd.conf").write_text(LIBVIRTD_CONF)
+        (self.dir / "etc" / "qemu.conf").write_text(QEMU_CONF)
+        self.panic_image = self.dir / "panic.img"
+        self.panic_image.write_bytes(PANIC_BOOT_SECTOR)
+        self.log = open(self.dir / "libvirtd.log", "wb")  # noqa: SIM115 (until stop())
+        self.proc = subprocess.Popen(
+            [
+                UNSHARE,
+                "-m",
+                "--propagation",
+                "private",
+                sys.executable,
+                "-m",
+                "tests.libvirtd_real",
+                "--reaper",
+                str(self.dir),
+            ],
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self._rw = None
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    # URIs -------------------------------------------------------------------------------
+    @property
+    def socket_ro(self) -> str:
+        return str(self.dir / "run" / "libvirt-sock-ro")
+
+    @property
+    def uri(self) -> str:
+        """The read-only URI of this daemon from anywhere on the machine."""
+        return f"qemu:///system?socket={self.socket_ro}"
+
+    def enter(self) -> list[str]:
+        """A command prefix that runs a program in this daemon's namespace, where plain
+        qemu:///system is this daemon."""
+        return [NSENTER, "-t", str(self.proc.pid), "-m", "--"]
+
+    @property
+    def pid(self) -> int:
+        """libvirtd's own PID (the parent's child)."""
+        return int((self.dir / "libvirtd.pid").read_text().split()[0])
+
+    def _wait_ready(self, timeout: float = 60) -> None:
+        import libvirt
+
+        libvirt.registerErrorHandler(lambda *args: None, None)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"libvirtd exited: {self.log_text()}")
+            if os.path.exists(self.socket_ro) and (self.dir / "libvirtd.pid").exists():
+                try:
+                    self._rw = libvirt.open(f"qemu:///system?socket={self.dir}/run/libvirt-sock")
+                    self._rw.getCapabilities()
+                    return
+                except libvirt.libvirtError:
+                    self._rw = None
+            time.sleep(0.1)
+        raise RuntimeError(f"libvirtd not ready in {timeout}s: {self.log_text()}")
+
+    def log_text(self) -> str:
+        self.log.flush()
+        return (self.dir / "libvirtd.log").read_text(errors="replace")[-2000:]
+
+    # domains ----------------------------------------------------------------------------
+    @property
+    def connection(self):
+        return self._rw
+
+    def define(self, name: str, disks=(), panic: bool = False, uuid: str | None = None):
+        return self._rw.defineXML(
+            domain_xml(name, disks, str(self.panic_image) if panic else None, uuid)
+        )
+
+    def running(self, name: str, disks=(), uuid: str | None = None):
+        domain = self.define(name, disks, uuid=uuid)
+        domain.create()
+        return domain
+
+    def paused(self, name: str, disks=()):
+        domain = self.running(name, disks)
+        domain.suspend()
+        return domain
+
+    def shutoff(self, name: str, disks=()):
+        return self.define(name, disks)
+
+    def crashed(self, name: str, timeout: float = 20):
+        import libvirt
+
+        domain = self.define(name, panic=True)
+        domain.create()
+        deadline = time.monotonic() + timeout
+        while domain.state()[0] != libvirt.VIR_DOMAIN_CRASHED:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not crash: state {domain.state()}")
+            time.sleep(0.05)
+        return domain
+
+    def remove_all(self) -> None:
+        import libvirt
+
+        for domain in self._rw.listAllDomains():
+            try:
+                if domain.isActive():
+                    domain.destroy()
+                domain.undefine()
+            except libvirt.libvirtError:
+                pass
+
+    # failures ---------------------------------------------------------------------------
+    def freeze(self) -> None:
+        os.kill(self.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        os.kill(self.pid, signal.SIGCONT)
+
+    def stop(self) -> None:
+        """Destroy what it runs, then stop libvirtd and its adopted qemu processes by PID."""
+        if self.proc.poll() is None:
+            with contextlib.suppress(OSError, ValueError):
+                self.thaw()
+            if self._rw is not None:
+                try:
+                    self.remove_all()
+                    self._rw.close()
+                except Exception:
+                    pass
+            self._rw = None
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class SshGateway:
+    """A real sshd on 127.0.0.1 (its own port, keys and config) through which qemu+ssh://
+    reaches each Libvirtd: every node has its own key, whose authorized_keys entry runs the
+    client's command inside that daemon's namespace, where virt-ssh-helper finds the daemon
+    at the standard socket. libvirt runs ssh through `command=` (a wrapper giving ssh the
+    test's known_hosts), so nothing of root's ~/.ssh is read or written."""
+
+    def __init__(self, nodes: dict[str, Libvirtd], tag: str = "hD1"):
+        import socket
+
+        self.dir = Path(tempfile.mkdtemp(prefix=f"{tag}-sshd-"))
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        keygen = ["ssh-keygen", "-q", "-t", "ed25519", "-N", ""]
+        subprocess.run([*keygen, "-f", str(self.dir / "host_key")], check=True)
+        lines = []
+        for node, daemon in nodes.items():
+            key = self.dir / f"key_{node}"
+            subprocess.run([*keygen, "-f", str(key)], check=True)
+            enter = " ".join(daemon.enter())
+            lines.append(
+                f'command="{enter} /bin/sh -c \\"$SSH_ORIGINAL_COMMAND\\"",no-pty,'
+                f"no-port-forwarding {(self.dir / f'key_{node}.pub').read_text().strip()}\n"
+            )
+        authorized = self.dir / "authorized_keys"
+        authorized.write_text("".join(lines))
+        authorized.chmod(0o600)
+        host_public = " ".join((self.dir / "host_key.pub").read_text().split()[:2])
+        (self.dir / "known_hosts").write_text(f"[127.0.0.1]:{self.port} {host_public}\n")
+        (self.dir / "ssh_config").write_text(
+            f"Host *\n  UserKnownHostsFile {self.dir / 'known_hosts'}\n"
+            "  GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n"
+            "  BatchMode yes\n  IdentitiesOnly yes\n"
+        )
+        wrapper = self.dir / "ssh"
+        wrapper.write_text(f'#!/bin/sh\nexec /usr/bin/ssh -F {self.dir / "ssh_config"} "$@"\n')
+        wrapper.chmod(0o755)
+        config = self.dir / "sshd_config"
+        config.write_text(
+            f"ListenAddress 127.0.0.1\nPort {self.port}\nHostKey {self.dir / 'host_key'}\n"
+            f"PidFile {self.dir / 'sshd.pid'}\nAuthorizedKeysFile {authorized}\n"
+            "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
+            "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
+        )
+        os.makedirs("/run/sshd", exist_ok=True)
+        self.proc = subprocess.Popen(
+            ["/usr/sbin/sshd", "-f", str(config), "-D", "-e"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("sshd did not start")
+
+    def uri(self, node: str) -> str:
+        return (
+            f"qemu+ssh://root@127.0.0.1:{self.port}/system?command={self.dir / 'ssh'}"
+            f"&keyfile={self.dir / f'key_{node}'}"
+        )
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class LvmVg:
+    """A real volume group on a loop device whose LVs are usable paths: no device-mapper
+    here, so each LV's metadata is written with activation off, its extents are mapped by a
+    loop device of their own and /dev/VG/LV is a symlink to it. `lvs` shows them inactive."""
+
+    def __init__(self, name: str, lvs: list[str], size_mb: int = 64, lv_mb: int = 8):
+        self.name = name
+        self.dir = Path(tempfile.mkdtemp(prefix=f"{name}-"))
+        self.env = {**os.environ, "LVM_SUPPRESS_FD_WARNINGS": "1"}
+        self.loops: list[str] = []
+        self.links: list[Path] = []
+        self.made_dir = False
+        image = self.dir / "pv.img"
+        with open(image, "wb") as out:
+            out.truncate(size_mb << 20)
+        try:
+            self.pv = self._loop(["-f", "--show", str(image)])
+            self._lvm("pvcreate", "-q", self.pv)
+            self._lvm("vgcreate", "-q", name, self.pv)
+            extent = int(
+                self._lvm(
+                    "vgs",
+                    "--noheadings",
+                    "--units",
+                    "b",
+                    "--nosuffix",
+                    "-o",
+                    "vg_extent_size",
+                    name,
+                )
+            )
+            pe_start = int(
+                self._lvm(
+                    "pvs", "--noheadings", "--units", "b", "--nosuffix", "-o", "pe_start", self.pv
+                )
+            )
+            vg_dir = Path("/dev") / name
+            if not vg_dir.exists():
+                vg_dir.mkdir()
+                self.made_dir = True
+            for lv in lvs:
+                self._lvm(
+                    "lvcreate",
+                    "-q",
+                    "--config",
+                    "global/activation=0",
+                    "-an",
+                    "-Zn",
+                    "-n",
+                    lv,
+                    "-L",
+                    f"{lv_mb}M",
+                    name,
+                )
+                ranges = self._lvm("lvs", "--noheadings", "-o", "seg_pe_ranges", f"{name}/{lv}")
+                first = int(ranges.split(":")[1].split("-")[0])
+                loop = self._loop(
+                    [
+                        "-f",
+                        "--show",
+                        "--offset",
+                        str(pe_start + first * extent),
+                        "--sizelimit",
+                        str(lv_mb << 20),
+                        str(image),
+                    ]
+                )
+                link = vg_dir / lv
+                link.symlink_to(loop)
+                self.links.append(link)
+        except BaseException:
+            self.remove()
+            raise
+
+    def path(self, lv: str) -> str:
+        return f"/dev/{self.name}/{lv}"
+
+    def _lvm(self, *argv: str) -> str:
+        return subprocess.run(
+            argv, check=True, capture_output=True, text=True, env=self.env
+        ).stdout.strip()
+
+    def _loop(self, argv: list[str]) -> str:
+        loop = subprocess.run(
+            ["losetup", *argv], check=True, capture_output=True, text=True
+        ).stdout.strip()
+        self.loops.append(loop)
+        return loop
+
+    def remove(self) -> None:
+        for link in self.links:
+            link.unlink(missing_ok=True)
+        if self.made_dir:
+            with contextlib.suppress(OSError):
+                (Path("/dev") / self.name).rmdir()
+        subprocess.run(["vgremove", "-q", "-f", self.name], capture_output=True, env=self.env)
+        if self.loops:
+            subprocess.run(
+                ["pvremove", "-q", "-f", self.loops[0]], capture_output=True, env=self.env
+            )
+        for loop in reversed(self.loops):
+            subprocess.run(["losetup", "-d", loop], capture_output=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# the namespace's parent -------------------------------------------------------------------
+
+
+def _children(parent: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == parent:
+                found.append(int(entry))
+    return found
+
+
+class _Stop(Exception):
+    pass
+
+
+def _stop(*args):
+    raise _Stop
+
+
+def reaper(directory: str) -> int:
+    """Mount the instance's directories, run libvirtd, reap every child; on SIGTERM stop
+    libvirtd, then the qemu processes left to us (our children, by PID)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
+        print("prctl(PR_SET_CHILD_SUBREAPER) failed", file=sys.stderr)
+        return 1
+    base = Path(directory)
+    mounts = [
+        ["mount", "--bind", str(base / "etc"), "/etc/libvirt"],
+        ["mount", "--bind", str(base / "run"), "/run/libvirt"],
+        ["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", "/var/lib/libvirt"],
+        ["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", "/var/log/libvirt"],
+    ]
+    for argv in mounts:
+        subprocess.run(argv, check=True)
+    os.makedirs("/var/log/libvirt/qemu")
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    daemon = subprocess.Popen(
+        [LIBVIRTD, "-f", str(base / "etc" / "libvirtd.conf"), "-p", str(base / "libvirtd.pid")]
+    )
+    me = os.getpid()
+    try:
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, 0)
+            except ChildProcessError:
+                break
+            if pid == daemon.pid:
+                daemon.returncode = 0
+                break
+    except _Stop:
+        pass
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if daemon.returncode is None:
+        daemon.terminate()
+        try:
+            daemon.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            daemon.wait()
+    for pid in _children(me):  # qemu processes libvirtd left behind
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            break
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--reaper":
+        sys.exit(reaper(sys.argv[2]))
+    sys.exit("usage: python -m tests.libvirtd_real --reaper DIR")
