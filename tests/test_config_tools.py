@@ -192,7 +192,8 @@ def test_generated_monitoring_config_passes_icinga2(seed_out):
         conf = directory / "icinga2.conf"
         conf.write_text(
             'const PluginDir = "/usr/lib/nagios/plugins"\nconst NodeName = "mon"\n'
-            "const ZoneName = NodeName\ninclude <itl>\ninclude <plugins>\n"
+            "const ZoneName = NodeName\nobject Endpoint NodeName {}\n"
+            "object Zone ZoneName { endpoints = [ NodeName ] }\ninclude <itl>\ninclude <plugins>\n"
             + "".join(
                 f'include "{REPO / "icinga" / n}"\n'
                 for n in ("constants.conf", "commands.conf", "services.conf")
@@ -216,7 +217,9 @@ def test_generated_monitoring_config_passes_icinga2(seed_out):
             env=env,
             timeout=120,
         ).stdout
-        assert f"Object '{N05}!drbd-drbd1'" in listing and f"Object '{N06}!vm-alloc'" in listing
+        assert f"Object '{N05}!drbd-drbd1'" in listing
+        assert "Object 'agacloud001_c3!vm-alloc'" in listing  # once, on the cluster host
+        assert f"Object '{N06}!vm-alloc'" not in listing
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 
@@ -394,7 +397,7 @@ def test_lint_exit_codes_for_warnings_and_unreadable_input(tmp_path):
     assert warnings_only.stdout.startswith("LINT WARNING - 0 error(s), 1 warning(s)")
     missing = kvmcluster("lint", "--cluster-conf", str(tmp_path / "nope.conf"))
     assert missing.returncode == 3 and missing.stdout.startswith("LINT UNKNOWN - ")
-    assert kvmcluster("lint").returncode == 3
+    assert kvmcluster("lint", "--root", str(tmp_path)).returncode == 3  # none of a node's files
 
 
 def test_lint_schema_errors_carry_lines(tmp_path):

@@ -411,3 +411,154 @@ def test_lint_with_files_given_reads_only_those(tmp_path):
     root = node_tree(tmp_path, {"etc/cluster/cluster.conf": "cluster-conf_seed-as-is.conf"})
     run = run_lint("--root", str(root), "--hosts", str(FIXTURES / "etc-hosts_seed.txt"))
     assert (run.returncode, run.first_line) == (0, "LINT OK - no findings in etc-hosts_seed.txt")
+
+
+# --- what `kvmcluster generate` writes for Icinga, loaded by the real icinga2 ---------------
+
+EXAMPLES = REPO / "examples"
+
+
+def generated_config(tmp_path: Path, example: str, monitoring: str | None = None) -> Path:
+    from tests.plugin_runner import run_plugin
+
+    text = (EXAMPLES / example).read_text()
+    if monitoring is not None:
+        head, _, tail = text.partition("\n[monitoring]\n")
+        rest = tail.split("\n[", 1)
+        text = (
+            head
+            + "\n[monitoring]\n"
+            + monitoring
+            + "\n"
+            + ("\n[" + rest[1] if len(rest) > 1 else "")
+        )
+    description = tmp_path / example
+    description.write_text(text)
+    out = tmp_path / "out"
+    run = run_plugin("kvmcluster", "generate", str(description), "--output", str(out))
+    assert run.returncode == 0, run.stdout + run.stderr
+    return out
+
+
+@pytest.fixture
+def load_generated(tmp_path):
+    """icinga2 -C on icinga/ plus a generated monitoring/icinga-hosts.conf: its services."""
+    if shutil.which("icinga2") is None:
+        pytest.skip("icinga2 is not installed (icinga2-bin, icinga2-common)")
+
+    def load(out: Path) -> dict[str, str]:
+        directory = Path(tempfile.mkdtemp(prefix="kvmcluster-hE-gen-", dir="/tmp"))
+        try:
+            directory.chmod(0o755)
+            cache = directory / "cache"
+            cache.mkdir()
+            cache.chmod(0o777)
+            hosts = directory / "icinga-hosts.conf"
+            shutil.copy(out / "monitoring" / "icinga-hosts.conf", hosts)
+            hosts.chmod(0o644)
+            conf = directory / "icinga2.conf"
+            conf.write_text(
+                'const PluginDir = "/usr/lib/nagios/plugins"\n'
+                'const NodeName = "master.example.com"\nconst ZoneName = "master"\n'
+                "object Endpoint NodeName {}\n"
+                "object Zone ZoneName { endpoints = [ NodeName ] }\n"
+                "include <itl>\ninclude <plugins>\n"
+                + "".join(
+                    f'include "{ICINGA / n}"\n'
+                    for n in ("constants.conf", "commands.conf", "services.conf")
+                )
+                + f'include "{hosts}"\n'
+            )
+            conf.chmod(0o644)
+            proc = icinga2("daemon", "-C", "-c", str(conf), "-x", "warning", cache=cache)
+            assert proc.returncode == 0, proc.stdout
+            return object_list(cache)
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+
+    return load
+
+
+def description_nodes(example: str) -> tuple[str, list[tuple[str, str]]]:
+    import tomllib
+
+    data = tomllib.loads((EXAMPLES / example).read_text())
+    nodes = [(n["name"], n["admin_address"]) for n in data["nodes"]]
+    return data["cluster"]["name"], nodes
+
+
+@pytest.mark.real
+@pytest.mark.parametrize(
+    "example, monitoring, mode",
+    [
+        ("seed-cluster.toml", None, "agent"),
+        ("pacemaker-cluster.toml", None, "agent"),
+        ("seed-cluster.toml", 'mode = "ssh"', "ssh"),
+        ("pacemaker-cluster.toml", "nrpe = true", "nrpe"),
+    ],
+)
+def test_generated_config_puts_every_service_where_it_belongs(
+    tmp_path, load_generated, example, monitoring, mode
+):
+    services = load_generated(generated_config(tmp_path, example, monitoring))
+    cluster, nodes = description_nodes(example)
+    via, via_address = nodes[0]
+    addresses = dict(nodes)
+    hosts = {name.split("!")[0] for name in services}
+    assert hosts == {cluster, *addresses}
+    cluster_services = {n.split("!")[1] for n in services if n.startswith(f"{cluster}!")}
+    assert cluster_services == {"cluster-services", "vm-alloc"}
+    for name, block in services.items():
+        host, _, service = name.partition("!")
+        runner = via if host == cluster else host
+        command = attribute(block, "check_command")
+        endpoint = attribute(block, "command_endpoint")
+        assert host == cluster or service not in ("cluster-services", "vm-alloc"), name
+        if service.startswith("kvmcluster-"):  # agent/NRPE/SSH reachability, from here
+            assert service == f"kvmcluster-{mode}" and host != cluster, name
+            assert endpoint == '""', name
+        elif mode == "agent":
+            assert endpoint == f'"{runner}"', name
+            assert command.startswith('"kvmcluster-') and not command.endswith('-by-ssh"'), name
+        elif mode == "ssh":
+            assert command.startswith('"kvmcluster-') and command.endswith('-by-ssh"'), name
+            assert endpoint == '""', name
+            assert f'* kvmcluster_ssh = "nagios@{addresses[runner]}"' in block, name
+        else:
+            assert command == '"nrpe"' and endpoint == '""', name
+            assert f'* nrpe_address = "{addresses[runner]}"' in block, name
+    if mode != "nrpe":
+        assert {n.split("!")[1] for n in services if n.startswith(f"{via}!drbd-")}, "per resource"
+
+
+def test_generated_nrpe_cfg_has_every_command_of_the_services_and_parses(tmp_path):
+    out = generated_config(tmp_path, "pacemaker-cluster.toml", 'mode = "nrpe"')
+    commands = nrpe_commands(out / "monitoring" / "nrpe.cfg")
+    used = set(
+        re.findall(r'nrpe = "(check_kvmcluster_\w+)"', (ICINGA / "services.conf").read_text())
+    )
+    assert set(commands) == used == set(nrpe_commands(ICINGA / "nrpe.cfg"))
+    for argv in commands.values():
+        plugin_parser(Path(argv[0]).name).parse_args(argv[1:])
+    assert "--vg kvm01=vg_kvm01" in " ".join(commands["check_kvmcluster_vm_alloc"])
+
+
+@pytest.mark.parametrize(
+    "monitoring, problem",
+    [
+        ('mode = "snmp"', "monitoring.mode: must be one of agent, nrpe, ssh"),
+        ('checks = ["drbd", "disk"]', "monitoring.checks: unknown check 'disk'"),
+        ('via = "node09"', "monitoring.via: 'node09' is not a node"),
+        ('nrpe = true\nmode = "ssh"', "monitoring.nrpe: contradicts mode = 'ssh'"),
+    ],
+)
+def test_description_refuses_a_bad_monitoring_section(tmp_path, monitoring, problem):
+    from tests.plugin_runner import run_plugin
+
+    text = (EXAMPLES / "pacemaker-cluster.toml").read_text()
+    head, _, _ = text.partition("\n[monitoring]\n")
+    description = tmp_path / "bad.toml"
+    description.write_text(head + "\n[monitoring]\n" + monitoring + "\n")
+    run = run_plugin("kvmcluster", "generate", str(description), "--output", str(tmp_path / "o"))
+    assert run.returncode != 0
+    assert problem in run.stdout + run.stderr, run.stdout + run.stderr

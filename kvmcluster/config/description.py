@@ -83,11 +83,18 @@ class Fencing:
         return self.agent not in FAKE_FENCE_AGENTS
 
 
+MONITORING_CHECKS = ("drbd", "cluster", "daemons", "lvm", "lint", "services", "vm_alloc")
+MONITORING_MODES = ("agent", "nrpe", "ssh")
+
+
 @record
 class Monitoring:
-    checks: list[str] = factory(lambda: ["drbd", "cluster", "services", "daemons", "vm_alloc"])
+    checks: list[str] = factory(lambda: list(MONITORING_CHECKS))
     drbd_oos_critical: str = ""
-    nrpe: bool = False
+    nrpe: bool = False  # the same as mode = "nrpe" (older descriptions)
+    mode: str = "agent"  # how Icinga reaches the nodes: agent, nrpe or ssh
+    ssh_user: str = "nagios"  # mode = "ssh": the user the checks log in as
+    via: str = ""  # the node that runs the cluster checks (default: the first node)
 
 
 @record
@@ -337,13 +344,36 @@ def parse_description(data: dict, source: str) -> ClusterDescription:
             "the risk of a split brain corrupting every VM disk",
         )
     monitoring_table = r.table(
-        data.get("monitoring", {}), "monitoring", {"checks", "drbd_oos_critical", "nrpe"}
+        data.get("monitoring", {}),
+        "monitoring",
+        {"checks", "drbd_oos_critical", "nrpe", "mode", "ssh_user", "via"},
     )
+    nrpe = r.get(monitoring_table, "nrpe", "monitoring", bool, False)
     description.monitoring = Monitoring(
         r.get(monitoring_table, "checks", "monitoring", list, Monitoring().checks),
         r.get(monitoring_table, "drbd_oos_critical", "monitoring", str, ""),
-        r.get(monitoring_table, "nrpe", "monitoring", bool, False),
+        nrpe,
+        r.get(
+            monitoring_table,
+            "mode",
+            "monitoring",
+            str,
+            "nrpe" if nrpe else "agent",
+            check=_one_of(*MONITORING_MODES),
+        ),
+        r.get(monitoring_table, "ssh_user", "monitoring", str, "nagios", check=_name),
+        r.get(monitoring_table, "via", "monitoring", str, ""),
     )
+    for check in description.monitoring.checks:
+        if check not in MONITORING_CHECKS:
+            r.problem(
+                "monitoring.checks",
+                f"unknown check {check!r} (known: {', '.join(MONITORING_CHECKS)})",
+            )
+    if nrpe and description.monitoring.mode != "nrpe":
+        r.problem("monitoring.nrpe", f"contradicts mode = {description.monitoring.mode!r}")
+    if description.monitoring.via and description.monitoring.via not in names:
+        r.problem("monitoring.via", f"{description.monitoring.via!r} is not a node")
     for node in description.nodes:
         if not node.cluster_address:
             first = drbd.resources[0].addresses.get(node.name, "") if drbd.resources else ""

@@ -632,39 +632,9 @@ def runbook(desc: ClusterDescription) -> str:
 
 
 def icinga_hosts(desc: ClusterDescription) -> str:
-    vgs = ",\n".join(
-        f'\t\t"{node.name}={desc.vg_of_node(node.name)}"'
-        for node in desc.nodes
-        if desc.vg_of_node(node.name)
-    )
-    libvirt = ",\n".join(
-        f'\t\t"{node.name}=qemu+ssh://nagios@{node.name}/system"' for node in desc.nodes
-    )
-    resources = ", ".join(f'"{res.name}"' for res in desc.drbd.resources)
-    role = "dual-primary" if any(r.dual_primary for r in desc.drbd.resources) else "any"
-    out = [
-        f"/* {HEADER.format(source=desc.source)}",
-        " * Needs icinga/commands.conf and icinga/services.conf of kvmcluster. */",
-        "",
-    ]
-    for node in desc.nodes:
-        out += [
-            f'object Host "{node.name}" {{',
-            '\tcheck_command = "hostalive"',
-            f'\taddress = "{node.admin_address or node.cluster_address}"',
-            "\tvars.kvmcluster_node = true",
-        ]
-        if desc.monitoring.nrpe:
-            out.append("\tvars.kvmcluster_nrpe = true")
-        out += [
-            f"\tvars.drbd_resources = [ {resources} ]",
-            f'\tvars.kvmcluster_drbd_role = "{role}"',
-            f"\tvars.kvmcluster_vm_alloc_vg = [\n{vgs}\n\t]",
-            f"\tvars.kvmcluster_vm_alloc_libvirt = [\n{libvirt}\n\t]",
-            "}",
-            "",
-        ]
-    return "\n".join(out)
+    from kvmcluster.config.monitoring import icinga_hosts as hosts
+
+    return hosts(desc, HEADER.format(source=desc.source))
 
 
 def generate_files(desc: ClusterDescription) -> dict[str, str]:
@@ -682,4 +652,8 @@ def generate_files(desc: ClusterDescription) -> dict[str, str]:
     files["etc/lvm/lvm.conf.kvmcluster"] = lvm_settings(desc)
     files["RUNBOOK.md"] = runbook(desc)
     files["monitoring/icinga-hosts.conf"] = icinga_hosts(desc)
+    if desc.monitoring.mode == "nrpe":
+        from kvmcluster.config.monitoring import nrpe_cfg
+
+        files["monitoring/nrpe.cfg"] = nrpe_cfg(desc, HEADER.format(source=desc.source))
     return files
