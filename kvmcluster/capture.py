@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tarfile
 import tempfile
 
 from kvmcluster.errors import SourceError
@@ -43,7 +42,11 @@ class Capture:
             self.dir = path
         elif os.path.isfile(path):
             self._temporary = tempfile.TemporaryDirectory(prefix="kvmcluster-capture-")
-            self.dir = _unpack(path, self._temporary.name)
+            try:
+                self.dir = _unpack(path, self._temporary.name)
+            except BaseException:
+                self._temporary.cleanup()
+                raise
         else:
             raise SourceError(f"capture {path}: no such file or directory")
         self.path = path
@@ -74,13 +77,22 @@ class Capture:
             return None
         return path if os.path.isfile(path) and os.path.getsize(path) > 0 else None
 
-    def libvirt_nodes(self) -> list[tuple[str, str]]:
+    def libvirt_files(self) -> list[tuple[str, str]]:
+        """(node, file name) of every captured hypervisor."""
         found = []
         for name in sorted(os.listdir(self.dir)):
             if name.startswith(LIBVIRT_PREFIX) and name.endswith(".xml"):
-                node = name[len(LIBVIRT_PREFIX) : -4]
-                found.append((node, "test://" + os.path.abspath(os.path.join(self.dir, name))))
+                found.append((name[len(LIBVIRT_PREFIX) : -4], name))
         return found
+
+    def libvirt_views(self):
+        """The captured hypervisors, parsed here (never handed to libvirt: a capture is data)."""
+        from kvmcluster.parsers.libvirt_capture import read_libvirt_capture
+
+        return [
+            read_libvirt_capture(os.path.join(self.dir, name), node, name)
+            for node, name in self.libvirt_files()
+        ]
 
     def vg_map(self) -> dict[str, str]:
         path = self.file(VG_MAP)
@@ -107,17 +119,9 @@ class Capture:
 
 
 def _unpack(archive: str, target: str) -> str:
-    try:
-        with tarfile.open(archive, "r:*") as tar:
-            members = []
-            for member in tar.getmembers():
-                name = os.path.normpath(member.name)
-                if name.startswith(("/", "..")) or not (member.isfile() or member.isdir()):
-                    raise SourceError(f"capture {archive}: unsafe member {member.name!r}")
-                members.append(member)
-            tar.extractall(target, members=members)
-    except (tarfile.TarError, OSError) as exc:
-        raise SourceError(f"capture {archive}: cannot unpack ({exc})") from None
+    from kvmcluster.archive import unpack
+
+    unpack(archive, target)  # every member checked from the headers first (kvmcluster.archive)
     entries = os.listdir(target)
     if len(entries) == 1 and os.path.isdir(os.path.join(target, entries[0])):
         return os.path.join(target, entries[0])

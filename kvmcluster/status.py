@@ -129,9 +129,9 @@ def _vm_alloc(cap):
             sudo=False,
             live_cluster_conf=True,
         )
-    libvirt = cap.libvirt_nodes()
-    if not libvirt:
+    if not cap.libvirt_files():
         return None
+    libvirt = cap.libvirt_views()  # parsed as data, not opened through libvirt
     policy = AllocPolicy(vgs=cap.vg_map())
     if cap.file(c.CLUSTER_CONF):
         return load_vm_alloc_report(
@@ -141,7 +141,8 @@ def _vm_alloc(cap):
             cib_file=None,
             clustat_file=cap.file(c.CLUSTAT),
             crm_mon_file=None,
-            libvirt=libvirt,
+            libvirt=[],
+            views=libvirt,
             sudo=False,
         )
     if cap.file(c.CIB):
@@ -152,7 +153,8 @@ def _vm_alloc(cap):
             cib_file=cap.file(c.CIB),
             clustat_file=None,
             crm_mon_file=cap.file(c.CRM_MON),
-            libvirt=libvirt,
+            libvirt=[],
+            views=libvirt,
             sudo=False,
         )
     return None

@@ -27,7 +27,9 @@ def load_vm_alloc_report(
     libvirt: list[tuple[str, str]],
     sudo: bool,
     live_cluster_conf: bool = False,
+    views=None,
 ) -> Report:
+    """`views`: hypervisors already read (a capture's); otherwise `libvirt` is read live."""
     from kvmcluster.rules.vm_alloc import evaluate
     from kvmcluster.sources.libvirt import read_hypervisors
 
@@ -50,7 +52,8 @@ def load_vm_alloc_report(
             cib_text, cib_source = run_stack_tool(CIB_ARGV, sudo, ()), " ".join(CIB_ARGV)
         config = parse_cib_vms(cib_text, cib_source)
         cluster, services = _pacemaker_placement(crm_mon_file, cib_file, sudo)
-    views = read_hypervisors(libvirt)
+    if views is None:
+        views = read_hypervisors(libvirt)
     return evaluate(config, views, policy, services, cluster)
 
 
