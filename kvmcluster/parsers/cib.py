@@ -4,9 +4,11 @@ show, such as the location constraints `crm_resource --move/--ban` leave behind.
 from __future__ import annotations
 
 from kvmcluster.model.cluster import LocationConstraint
+from kvmcluster.parsers.values import parser
 from kvmcluster.parsers.xmltext import parse_xml
 
 
+@parser("cibadmin -Q")
 def parse_cib_constraints(text: str, source: str = "cibadmin -Q") -> list[LocationConstraint]:
     root = parse_xml(text, source, ("cib", "constraints"))
     constraints = root if root.tag == "constraints" else root.find("configuration/constraints")
@@ -24,6 +26,7 @@ def parse_cib_constraints(text: str, source: str = "cibadmin -Q") -> list[Locati
     return found
 
 
+@parser("cibadmin -Q")
 def parse_cib_vms(text: str, source: str = "cibadmin -Q"):
     """VirtualDomain resources of a CIB, each with the nodes its location constraints prefer.
 
@@ -78,6 +81,7 @@ def _score(value: str) -> float:
     if text == "-INFINITY":
         return float("-inf")
     try:
-        return float(text)
+        score = float(text)
     except ValueError:
         return 0.0
+    return score if score == score else 0.0  # nan: no preference

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from kvmcluster.model.cluster import ClusterNode, ClusterStatus, Service, ServicesStatus
+from kvmcluster.parsers.values import parser
 from kvmcluster.parsers.xmltext import flag, number, parse_xml
 
 # rgmanager's numeric states (resgroup.h, RG_STATE_BASE 110) for when state_str is missing.
@@ -22,6 +23,7 @@ RG_STATES = {
 }
 
 
+@parser("clustat -x")
 def parse_clustat(text: str, source: str = "clustat -x") -> tuple[ClusterStatus, ServicesStatus]:
     root = parse_xml(text, source, ("clustat",))
     cluster = root.find("cluster")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from kvmcluster.errors import ParseError
 from kvmcluster.model.vms import ClusterConfig, FailoverDomain, ManagedVM, same_node
+from kvmcluster.parsers.values import is_count, parser
+from kvmcluster.parsers.xmltext import refuse_dtd
 
 
 def _bool(value: str | None, default: bool = False) -> bool:
@@ -15,30 +17,42 @@ def _bool(value: str | None, default: bool = False) -> bool:
 
 def _priority(node, source: str) -> int:
     """<failoverdomainnode priority="N">: 1 (most preferred) when absent."""
-    value = node.get("priority", "1") or "1"
-    try:
-        return int(value)
-    except ValueError:
+    value = (node.get("priority", "1") or "1").strip()
+    if not is_count(value):
         raise ParseError(
             source,
-            f"<failoverdomainnode name={node.get('name', '')!r}>: priority {value!r} "
+            f"<failoverdomainnode name={node.get('name', '')[:60]!r}>: priority {value[:40]!r} "
             "is not a number",
             node.sourceline,
-        ) from None
+        )
+    return int(value)
 
 
 def parse_cluster_conf_tree(text: str, source: str):
-    """lxml tree of cluster.conf; not well-formed XML raises ParseError with the line."""
+    """lxml tree of cluster.conf; not well-formed XML raises ParseError with the line.
+
+    Parsed as data: no DTD (so no entity), nothing read from the network or another file, the
+    document as the UTF-8 it was read as, libxml2's limits on depth and size (no huge_tree)."""
     from lxml import etree
 
+    refuse_dtd(text, source)
     try:
-        parser = etree.XMLParser(resolve_entities=False, no_network=True)
-        return etree.fromstring(text.encode("utf-8"), parser)
+        xml_parser = etree.XMLParser(
+            encoding="utf-8",
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            huge_tree=False,
+        )
+        return etree.fromstring(text.encode("utf-8"), xml_parser)
     except etree.XMLSyntaxError as exc:
         message = str(exc.msg).split(", line ")[0]
         raise ParseError(source, f"not well-formed XML: {message}", exc.lineno) from None
+    except UnicodeError:  # a lone surrogate in a str handed in by Python code
+        raise ParseError(source, "not valid UTF-8 text") from None
 
 
+@parser("/etc/cluster/cluster.conf")
 def parse_cluster_conf(text: str, source: str = "/etc/cluster/cluster.conf") -> ClusterConfig:
     root = parse_cluster_conf_tree(text, source)
     if root.tag != "cluster":

@@ -6,6 +6,7 @@ import re
 
 from kvmcluster.errors import ParseError
 from kvmcluster.model.cluster import ClusterNode, ClusterStatus
+from kvmcluster.parsers.values import integer, parser
 
 NOT_RUNNING = "Cannot open connection to cman"
 _NODE_ROW = re.compile(
@@ -20,9 +21,10 @@ def _int(value: str | None, source: str, key: str) -> int | None:
     m = re.match(r"\s*(\d+)", value)
     if not m:
         raise ParseError(source, f"{key}: expected a number, got {value[:30]!r}")
-    return int(m.group(1))
+    return integer(m.group(1), source, None, key)
 
 
+@parser("cman_tool status")
 def parse_cman_status(text: str, source: str = "cman_tool status") -> ClusterStatus:
     if NOT_RUNNING in text:
         return ClusterStatus("cman", source, running=False, error=text.strip().splitlines()[0])
@@ -59,6 +61,7 @@ def parse_cman_status(text: str, source: str = "cman_tool status") -> ClusterSta
     )
 
 
+@parser("cman_tool nodes")
 def parse_cman_nodes(text: str, source: str = "cman_tool nodes") -> ClusterStatus:
     if NOT_RUNNING in text:
         return ClusterStatus("cman", source, running=False, error=text.strip().splitlines()[0])
@@ -74,13 +77,14 @@ def parse_cman_nodes(text: str, source: str = "cman_tool nodes") -> ClusterStatu
         if not m:
             raise ParseError(source, f"not a cman_tool nodes row: {line[:60]!r}", lineno)
         node_id, sts, _inc, _joined, name = m.groups()
+        number = integer(node_id, source, lineno, "node id")
         nodes.append(
             ClusterNode(
                 name,
-                int(node_id),
+                number,
                 member=sts == "M",
                 disallowed=sts == "d",
-                qdisk=int(node_id) == 0,
+                qdisk=number == 0,
             )
         )
     if not seen_header:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from kvmcluster.errors import ParseError
 from kvmcluster.model.record import factory, record
+from kvmcluster.parsers.values import MAX_NESTING, parser
 
 
 @record
@@ -20,6 +21,7 @@ class CorosyncSection:
         return [s for s in self.sections if s.name == name]
 
 
+@parser("corosync.conf")
 def parse_corosync_conf(text: str, source: str = "corosync.conf") -> CorosyncSection:
     root = CorosyncSection("", 0)
     stack = [root]
@@ -31,6 +33,8 @@ def parse_corosync_conf(text: str, source: str = "corosync.conf") -> CorosyncSec
             name = line[:-1].strip()
             if not name or " " in name:
                 raise ParseError(source, f"bad section header {line!r}", lineno)
+            if len(stack) > MAX_NESTING:
+                raise ParseError(source, f"sections nested more than {MAX_NESTING} deep", lineno)
             section = CorosyncSection(name, lineno)
             stack[-1].sections.append(section)
             stack.append(section)

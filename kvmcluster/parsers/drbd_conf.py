@@ -13,9 +13,10 @@ import re
 from kvmcluster.errors import ParseError
 from kvmcluster.model.drbd import ConfiguredResource
 from kvmcluster.model.record import factory, record
+from kvmcluster.parsers.values import MAX_NESTING, is_count, parser
 
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{};]|[^\s{};"#]+|#[^\n]*|\n|[ \t\r]+')
-_MINOR_DEVICE = re.compile(r"^/dev/drbd(\d+)$")
+_MINOR_DEVICE = re.compile(r"^/dev/drbd([0-9]{1,20})$")
 
 
 @record
@@ -59,8 +60,9 @@ def _tokens(text: str, path: str):
             yield token, line
 
 
+@parser("drbd.conf", source_arg="path")
 def parse_drbd_conf_text(
-    text: str, path: str, _depth: int = 0, follow_includes: bool = True
+    text: str, path: str, _depth: int = 0, follow_includes: bool = True, _root: str | None = None
 ) -> list[ConfNode]:
     stack: list[list[ConfNode]] = [[]]
     words: list[tuple[str, int]] = []
@@ -72,12 +74,14 @@ def parse_drbd_conf_text(
             words = []
             if node.keyword == "include":
                 if follow_includes:
-                    stack[-1].extend(_include(node, path, _depth))
+                    stack[-1].extend(_include(node, path, _depth, _root))
             else:
                 stack[-1].append(node)
         elif token == "{":
             if not words:
                 raise ParseError(path, "'{' without a section name", line)
+            if len(stack) > MAX_NESTING:
+                raise ParseError(path, f"sections nested more than {MAX_NESTING} deep", line)
             node = ConfNode(words[0][0], [w for w, _ in words[1:]], path, words[0][1], [])
             words = []
             stack[-1].append(node)
@@ -97,7 +101,12 @@ def parse_drbd_conf_text(
     return [n for n in stack[0] if n.keyword != "skip"]
 
 
-def _include(node: ConfNode, path: str, depth: int) -> list[ConfNode]:
+def _include(node: ConfNode, path: str, depth: int, root: str | None) -> list[ConfNode]:
+    """The files an `include` names, read only inside the directory of the top file.
+
+    /etc/drbd.conf includes /etc/drbd.d/*.res; a capture's drbd.conf (data from another host)
+    must not make `status --from` read, and quote in an error, a file of this host such as
+    /etc/shadow, directly or through a symlink."""
     if depth > 8:
         raise ParseError(path, "include nesting too deep", node.line)
     if not node.args:
@@ -105,23 +114,32 @@ def _include(node: ConfNode, path: str, depth: int) -> list[ConfNode]:
     pattern = node.args[0]
     if not os.path.isabs(pattern):
         pattern = os.path.join(os.path.dirname(path) or ".", pattern)
+    if root is None:
+        root = os.path.realpath(os.path.dirname(path) or ".")
     nodes: list[ConfNode] = []
     for included in sorted(glob.glob(pattern)):
-        nodes.extend(read_drbd_conf(included, depth + 1).nodes)
+        real = os.path.realpath(included)
+        if os.path.commonpath([root, real]) != root:
+            raise ParseError(
+                path,
+                f"include {node.args[0][:80]!r}: {included[:120]} is outside {root}, not read",
+                node.line,
+            )
+        nodes.extend(read_drbd_conf(included, depth + 1, root).nodes)
     return nodes
 
 
-def read_drbd_conf(path: str, _depth: int = 0) -> DrbdConfig:
+def read_drbd_conf(path: str, _depth: int = 0, _root: str | None = None) -> DrbdConfig:
     from kvmcluster.sources.files import read_text
 
-    return DrbdConfig(parse_drbd_conf_text(read_text(path), path, _depth))
+    return DrbdConfig(parse_drbd_conf_text(read_text(path), path, _depth, _root=_root))
 
 
 def _device_minor(node: ConfNode) -> int | None:
     args = node.args
     if "minor" in args:
         index = args.index("minor")
-        if index + 1 < len(args) and args[index + 1].isdigit():
+        if index + 1 < len(args) and is_count(args[index + 1]):
             return int(args[index + 1])
     for arg in args:
         if m := _MINOR_DEVICE.match(arg):

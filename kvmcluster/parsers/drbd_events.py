@@ -7,7 +7,7 @@ import re
 
 from kvmcluster.errors import ParseError
 from kvmcluster.model.drbd import Connection, Device, DrbdStatus, PeerDevice, Resource
-from kvmcluster.parsers.values import kib, opt_int
+from kvmcluster.parsers.values import kib, opt_int, parser
 
 _TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+(?:[+-]\d\d:?\d\d|Z)?\s+")
 _EVENTS = {"exists", "create", "change", "destroy", "call", "response"}
@@ -24,6 +24,7 @@ def _fields(words: list[str], source: str, lineno: int) -> dict[str, str]:
     return fields
 
 
+@parser("drbdsetup events2")
 def parse_events2(text: str, source: str = "drbdsetup events2") -> DrbdStatus:
     resources: dict[str, dict] = {}
     connections: dict[tuple, dict] = {}
@@ -61,8 +62,15 @@ def parse_events2(text: str, source: str = "drbdsetup events2") -> DrbdStatus:
         raise ParseError(source, "no events2 lines")
     try:
         return _build(source, resources, connections, devices, peer_devices)
-    except (KeyError, ValueError) as exc:
+    except (KeyError, ValueError, OverflowError) as exc:
         raise ParseError(source, f"missing or bad field {exc}") from None
+
+
+def _percent(value: str) -> float:
+    number = float(value)
+    if not 0 <= number <= 100:  # also nan and inf
+        raise ValueError(f"done:{value[:40]} is not a percentage")
+    return number
 
 
 def _yes(fields: dict, key: str) -> bool:
@@ -118,7 +126,7 @@ def _build(source, resources, connections, devices, peer_devices) -> DrbdStatus:
                         peer_disk=p.get("peer-disk", "DUnknown"),
                         peer_client=_yes(p, "peer-client"),
                         out_of_sync=kib(p, "out-of-sync"),
-                        resync_done_percent=float(done) if done is not None else None,
+                        resync_done_percent=_percent(done) if done is not None else None,
                         resync_suspended=p.get("resync-suspended", "no"),
                         sent=kib(p, "sent"),
                         received=kib(p, "received"),

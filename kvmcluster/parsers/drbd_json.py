@@ -2,6 +2,11 @@
 
 Sizes and counters are printed in KiB; `estimated-seconds-to-finish` is 987654321 when
 drbdsetup cannot estimate.
+
+Numbers are bounded without a cost per value: NaN and Infinity are refused by the decoder's
+hook (called for those literals only), integers by Python's digit limit and int() (1e400 is
+inf: OverflowError), percentages (two per peer device) one by one; nesting deeper than the
+decoder's recursion limit is a ParseError too.
 """
 
 from __future__ import annotations
@@ -10,26 +15,50 @@ import json
 
 from kvmcluster.errors import ParseError
 from kvmcluster.model.drbd import Connection, Device, DrbdStatus, PeerDevice, Resource
-from kvmcluster.parsers.values import KIB
+from kvmcluster.parsers.values import KIB, MAX_SECONDS, reason_of
 
 _NO_ESTIMATE = 987654321
 
 
 def parse_status_json(text: str, source: str = "drbdsetup status --json") -> DrbdStatus:
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_refuse_constant)
     except ValueError as exc:
+        if "integer string conversion" in str(exc):
+            raise ParseError(source, f"not JSON: {reason_of(exc)}") from None
         raise ParseError(source, f"not JSON ({exc})") from None
+    except RecursionError:
+        raise ParseError(source, "not JSON: nested too deeply") from None
     if not isinstance(data, list):
         raise ParseError(source, "expected a JSON list of resources")
     status = DrbdStatus(source=source)
     for index, item in enumerate(data):
         try:
             status.resources.append(_resource(item))
-        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+        except (LookupError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             what = item.get("name", f"#{index}") if isinstance(item, dict) else f"#{index}"
             raise ParseError(source, f"resource {what}: missing or bad field {exc}") from None
     return status
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a number drbdsetup prints")
+
+
+def _percent(value) -> float:
+    number = float(value)
+    if not 0 <= number <= 100:  # also nan and inf given as strings
+        raise ValueError(f"percentage {str(value)[:40]} not from 0 to 100")
+    return number
+
+
+def _eta(value) -> int | None:
+    seconds = int(value)
+    if seconds == _NO_ESTIMATE:
+        return None
+    if not 0 <= seconds <= MAX_SECONDS:
+        raise ValueError(f"estimated-seconds-to-finish {str(value)[:40]} is not an estimate")
+    return seconds
 
 
 _SUSPEND_KEYS = (
@@ -100,9 +129,9 @@ def _peer_device(p: dict) -> PeerDevice:
         str(p["peer-disk-state"]),
         bool(get("peer-client", False)),
         out_of_sync=None if (v := get("out-of-sync")) is None else int(v) * KIB,
-        resync_done_percent=None if (v := get("percent-resync-done")) is None else float(v),
-        in_sync_percent=None if (v := get("percent-in-sync")) is None else float(v),
-        eta_seconds=None if eta is None or int(eta) == _NO_ESTIMATE else int(eta),
+        resync_done_percent=None if (v := get("percent-resync-done")) is None else _percent(v),
+        in_sync_percent=None if (v := get("percent-in-sync")) is None else _percent(v),
+        eta_seconds=None if eta is None else _eta(eta),
         resync_suspended=str(get("resync-suspended", "no")),
         sent=None if (v := get("sent")) is None else int(v) * KIB,
         received=None if (v := get("received")) is None else int(v) * KIB,

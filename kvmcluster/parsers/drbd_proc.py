@@ -13,6 +13,7 @@ from kvmcluster.model.drbd import (
     PeerDevice,
     Resource,
 )
+from kvmcluster.parsers.values import DATA_ERRORS, MAX_DIGITS, MAX_SECONDS, percent, reason_of
 
 KIB = 1024
 
@@ -26,10 +27,11 @@ _MINOR_LINE = re.compile(
 # Any other minor line: its number and connection state.
 _MINOR = re.compile(r"^\s*(\d+):\s+cs:(\S+)")
 # A configured minor and its counters line, as 8.3/8.4 print them: the usual case, in one match.
+# Numbers of at most 20 digits (2**64 has 20): a longer one is read, and refused, line by line.
 _USUAL_MINOR = re.compile(
-    r" *(\d+): cs:(\w+) ro:(\w+)/(\w+) ds:(\w+)/(\w+) [ABC] ([-\w]+)\n"
-    r" +ns:(\d+) nr:(\d+) dw:(\d+) dr:(\d+) al:\d+ bm:\d+ lo:(\d+) pe:(\d+) ua:(\d+) ap:(\d+)"
-    r" ep:\d+ wo:\w oos:(\d+)(?:\n|\Z)"
+    r" *(\d{1,20}): cs:(\w+) ro:(\w+)/(\w+) ds:(\w+)/(\w+) [ABC] ([-\w]+)\n"
+    r" +ns:(\d{1,20}) nr:(\d{1,20}) dw:(\d{1,20}) dr:(\d{1,20}) al:\d+ bm:\d+ lo:(\d{1,20})"
+    r" pe:(\d{1,20}) ua:(\d{1,20}) ap:(\d{1,20}) ep:\d+ wo:\w oos:(\d{1,20})(?:\n|\Z)"
 )
 _USED_COUNTERS = ("ns", "nr", "dw", "dr", "lo", "pe", "ua", "ap", "oos")
 _COUNTER = re.compile(r"(\w+):(\S*)")
@@ -49,47 +51,57 @@ def parse_proc_drbd(text: str, source: str = "/proc/drbd") -> DrbdStatus:
     current: Resource | None = None
     seen_version = False
     lineno, pos, end = 0, 0, len(text)
-    while pos < end:
-        # A configured minor and its counters in the usual 8.3/8.4 shape: both lines in one
-        # match. This loop runs for every minor, every minute, on every node.
-        if m := _USUAL_MINOR.match(text, pos):
-            minor, cs, role, peer_role, disk, peer_disk, flags, *counters = m.groups()
-            current = _resource(status, minor, cs, role, peer_role, disk, peer_disk, flags)
-            _set_counters(current, *map(int, counters))
-            lineno, pos = lineno + 2, m.end()
-            continue
-        newline = text.find("\n", pos)
-        newline = end if newline < 0 else newline
-        line, pos, lineno = text[pos:newline].rstrip("\r"), newline + 1, lineno + 1
-        stripped = line.lstrip()
-        if not stripped:  # DRBD prints a blank line for each missing minor
-            continue
-        if stripped.startswith("ns:") and current is not None:
-            _apply_counters(current, stripped, source, lineno)
-        elif stripped[0].isdigit() and (m := _MINOR_LINE.match(line)):
-            current = _resource(status, *m.groups())
-        elif stripped[0].isdigit() and (m := _MINOR.match(line)):
-            current = _other_minor(m, status, source, lineno)
-        elif m := _VERSION.match(line):
-            status.version = m.group(1)
-            seen_version = True
-        elif _HEADER.match(line):
-            continue
-        elif current is None:
-            raise ParseError(source, f"unexpected line {stripped[:60]!r}", lineno)
-        elif m := _PROGRESS.match(line):
-            _apply_progress(current, m)
-        elif m := _FINISH.match(line):
-            _apply_finish(current, m)
-        elif not _DETAIL.match(line):
-            raise ParseError(source, f"unexpected line {stripped[:60]!r}", lineno)
+    try:  # free until raised: what the checks below did not foresee still names file and line
+        while pos < end:
+            # A configured minor and its counters in the usual 8.3/8.4 shape: both lines in one
+            # match. This loop runs for every minor, every minute, on every node.
+            if m := _USUAL_MINOR.match(text, pos):
+                minor, cs, role, peer_role, disk, peer_disk, flags, *counters = m.groups()
+                current = _resource(status, minor, cs, role, peer_role, disk, peer_disk, flags)
+                _set_counters(current, *map(int, counters))
+                lineno, pos = lineno + 2, m.end()
+                continue
+            newline = text.find("\n", pos)
+            newline = end if newline < 0 else newline
+            line, pos, lineno = text[pos:newline].rstrip("\r"), newline + 1, lineno + 1
+            stripped = line.lstrip()
+            if not stripped:  # DRBD prints a blank line for each missing minor
+                continue
+            if stripped.startswith("ns:") and current is not None:
+                _apply_counters(current, stripped, source, lineno)
+            elif stripped[0].isdigit() and (m := _MINOR_LINE.match(line)):
+                _check_digits(m.group(1), source, lineno)
+                current = _resource(status, *m.groups())
+            elif stripped[0].isdigit() and (m := _MINOR.match(line)):
+                current = _other_minor(m, status, source, lineno)
+            elif m := _VERSION.match(line):
+                status.version = m.group(1)
+                seen_version = True
+            elif _HEADER.match(line):
+                continue
+            elif current is None:
+                raise ParseError(source, f"unexpected line {stripped[:60]!r}", lineno)
+            elif m := _PROGRESS.match(line):
+                _apply_progress(current, m, source, lineno)
+            elif m := _FINISH.match(line):
+                _apply_finish(current, m, source, lineno)
+            elif not _DETAIL.match(line):
+                raise ParseError(source, f"unexpected line {stripped[:60]!r}", lineno)
+    except DATA_ERRORS as exc:
+        raise ParseError(source, reason_of(exc), lineno or None) from None
     if not seen_version:
         raise ParseError(source, "no 'version:' line: this is not /proc/drbd output")
     return status
 
 
+def _check_digits(number: str, source: str, lineno: int) -> None:
+    if len(number) > MAX_DIGITS:
+        raise ParseError(source, f"a number of more than {MAX_DIGITS} digits", lineno)
+
+
 def _other_minor(m: re.Match, status: DrbdStatus, source: str, lineno: int) -> None:
     """A minor line without roles and disk states: unconfigured, or unreadable."""
+    _check_digits(m.group(1), source, lineno)
     minor = int(m.group(1))
     if m.group(2) != "Unconfigured":
         raise ParseError(source, f"minor {minor}: cannot read roles and disk states", lineno)
@@ -128,10 +140,16 @@ def _apply_counters(resource: Resource, line: str, source: str, lineno: int) -> 
     """`ns:.. nr:.. dw:.. dr:.. al:.. bm:.. lo:.. pe:.. ua:.. ap:.. [ep:.. wo:.. oos:..]` (KiB)."""
     counters = dict(_COUNTER.findall(line))
     try:
-        values = [None if (v := counters.get(k)) is None else int(v) for k in _USED_COUNTERS]
+        values = [None if (v := counters.get(k)) is None else _counter(v) for k in _USED_COUNTERS]
     except ValueError as exc:
         raise ParseError(source, f"bad counter value ({exc})", lineno) from None
     _set_counters(resource, *values)
+
+
+def _counter(value: str) -> int:
+    if not (value.isascii() and value.isdigit() and len(value) <= MAX_DIGITS):
+        raise ValueError(f"not a whole number of 1 to {MAX_DIGITS} digits: {value[:40]!r}")
+    return int(value)
 
 
 def _set_counters(resource: Resource, ns, nr, dw, dr, lo, pe, ua, ap, oos) -> None:
@@ -147,13 +165,17 @@ def _set_counters(resource: Resource, ns, nr, dw, dr, lo, pe, ua, ap, oos) -> No
     peer.out_of_sync = None if oos is None else oos * KIB
 
 
-def _apply_progress(resource: Resource, m: re.Match) -> None:
+def _apply_progress(resource: Resource, m: re.Match, source: str, lineno: int) -> None:
     peer = resource.connections[0].peer_devices[0]
-    peer.resync_done_percent = float(m.group(2))
+    peer.resync_done_percent = percent(m.group(2), source, lineno, f"{m.group(1)} percentage")
 
 
-def _apply_finish(resource: Resource, m: re.Match) -> None:
+def _apply_finish(resource: Resource, m: re.Match, source: str, lineno: int) -> None:
     peer = resource.connections[0].peer_devices[0]
+    _check_digits(m.group(1), source, lineno)
     hours, minutes, seconds = int(m.group(1)), int(m.group(2)), int(m.group(3))
-    peer.eta_seconds = hours * 3600 + minutes * 60 + seconds
+    eta = hours * 3600 + minutes * 60 + seconds
+    if eta > MAX_SECONDS:
+        raise ParseError(source, f"finish: {m.group(1)[:20]} hours is not an estimate", lineno)
+    peer.eta_seconds = eta
     peer.stalled = bool(m.group(6))

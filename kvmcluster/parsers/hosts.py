@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kvmcluster.model.record import record
+from kvmcluster.parsers.values import parser
 
 
 @record
@@ -12,6 +13,7 @@ class HostsEntry:
     names: list[str]
 
 
+@parser("/etc/hosts")
 def parse_hosts(text: str) -> list[HostsEntry]:
     entries = []
     for lineno, line in enumerate(text.splitlines(), 1):

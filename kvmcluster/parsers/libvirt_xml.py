@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 from kvmcluster.model.vms import Disk
+from kvmcluster.parsers.values import parser
+from kvmcluster.parsers.xmltext import parse_xml
 
 
-def domain_disks(xml: str) -> list[Disk]:
-    from xml.etree import ElementTree
-
-    root = ElementTree.fromstring(xml)
+@parser("libvirt domain XML")
+def domain_disks(xml: str, source: str = "libvirt domain XML") -> list[Disk]:
+    """Malformed XML (or a DTD, which libvirt never writes) raises ParseError."""
+    root = parse_xml(xml, source, ("domain",))
     disks = []
     for disk in root.iterfind("devices/disk"):
         if disk.get("device", "disk") not in ("disk", "lun"):
             continue  # cdrom, floppy: no VM data
-        source = disk.find("source")
+        source_element = disk.find("source")
         target = disk.find("target")
         kind = disk.get("type", "file")
-        if source is None:
+        if source_element is None:
             continue
         if kind == "network":
-            path = f"{source.get('protocol', 'network')}:{source.get('name', '')}"
+            path = f"{source_element.get('protocol', 'network')}:{source_element.get('name', '')}"
         elif kind == "volume":
-            path = f"{source.get('pool', '')}/{source.get('volume', '')}"
+            path = f"{source_element.get('pool', '')}/{source_element.get('volume', '')}"
         else:
-            path = source.get("dev") or source.get("file") or ""
+            path = source_element.get("dev") or source_element.get("file") or ""
         disks.append(Disk(target.get("dev", "?") if target is not None else "?", path, kind))
     return disks

@@ -7,6 +7,7 @@ import re
 
 from kvmcluster.errors import ParseError
 from kvmcluster.model.lvm import LogicalVolume, LvmConfig, PhysicalVolume, VolumeGroup
+from kvmcluster.parsers.values import MAX_NESTING, is_count, parser
 
 REPORT_OPTIONS = ["--noheadings", "--separator", "|", "--units", "b", "--nosuffix"]
 VGS_FIELDS = "vg_name,vg_attr,vg_size,vg_free,lv_count,pv_count"
@@ -30,20 +31,28 @@ def _rows(text: str, source: str, width: int):
 
 
 def _size(value: str, source: str, lineno: int) -> int:
+    """Bytes (`--units b --nosuffix`; older lvm2 may add a B): 0 to 2**64, no inf or nan."""
     try:
-        return int(float(value.rstrip("B")))
-    except (ValueError, OverflowError):  # OverflowError: "inf"
-        raise ParseError(source, f"not a size in bytes: {value!r}", lineno) from None
+        size = float(value.rstrip("B"))
+    except ValueError:
+        size = -1.0
+    if not 0 <= size <= _MAX_SIZE:  # also nan and inf ("1e400")
+        raise ParseError(source, f"not a size in bytes: {value[:40]!r}", lineno)
+    return int(size)
+
+
+_MAX_SIZE = float(2**64)
 
 
 def _count(value: str, source: str, lineno: int) -> int:
     if not value:
         return 0
-    if not value.isdigit():
-        raise ParseError(source, f"not a count: {value!r}", lineno)
+    if not is_count(value):  # str.isdigit() would let a superscript digit through
+        raise ParseError(source, f"not a count: {value[:40]!r}", lineno)
     return int(value)
 
 
+@parser("vgs")
 def parse_vgs(text: str, source: str = "vgs") -> list[VolumeGroup]:
     return [
         VolumeGroup(
@@ -58,6 +67,7 @@ def parse_vgs(text: str, source: str = "vgs") -> list[VolumeGroup]:
     ]
 
 
+@parser("pvs")
 def parse_pvs(text: str, source: str = "pvs") -> list[PhysicalVolume]:
     return [
         PhysicalVolume(f[0], f[1], f[2], _size(f[3], source, n), _size(f[4], source, n))
@@ -65,6 +75,7 @@ def parse_pvs(text: str, source: str = "pvs") -> list[PhysicalVolume]:
     ]
 
 
+@parser("lvs")
 def parse_lvs(text: str, source: str = "lvs") -> list[LogicalVolume]:
     return [
         LogicalVolume(f[0], f[1], f[2], _size(f[3], source, n)) for n, f in _rows(text, source, 4)
@@ -77,6 +88,7 @@ _TOKEN = re.compile(
 )
 
 
+@parser("lvm.conf")
 def parse_lvm_config(text: str, source: str = "lvm.conf") -> LvmConfig:
     """Nested `section { key = value }` with numbers, strings and [ arrays ] (may span lines)."""
     tokens = []
@@ -113,6 +125,8 @@ def parse_lvm_config(text: str, source: str = "lvm.conf") -> LvmConfig:
             path.pop()
             index += 1
         elif index + 1 < len(tokens) and tokens[index + 1][1] == "{":
+            if len(path) >= MAX_NESTING:
+                raise ParseError(source, f"sections nested more than {MAX_NESTING} deep", lineno)
             path.append(text_value)
             index += 2
         elif index + 2 < len(tokens) and tokens[index + 1][1] == "=":

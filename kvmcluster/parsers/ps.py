@@ -7,6 +7,7 @@ import re
 
 from kvmcluster.errors import ParseError
 from kvmcluster.model.daemons import ProcessInfo
+from kvmcluster.parsers.values import MAX_SECONDS, finite, integer, parser
 
 PS_ARGV = ["ps", "-e", "-o", "pid=,ppid=,stat=,args="]
 _LINE = re.compile(r"^\s*(\d+)\s+(\d+)\s+(\S+)\s+(.*)$")
@@ -14,6 +15,7 @@ _HEADER = re.compile(r"^\s*PID\s+PPID\s+STAT\s+(COMMAND|ARGS|CMD)\s*$")
 _BRACKETED = re.compile(r"^\[(.+?)\](?:\s+<defunct>)?\s*$")
 
 
+@parser("ps")
 def parse_ps(text: str, source: str = "ps") -> list[ProcessInfo]:
     processes = []
     for lineno, line in enumerate(text.splitlines(), 1):
@@ -23,24 +25,23 @@ def parse_ps(text: str, source: str = "ps") -> list[ProcessInfo]:
         if not m:
             raise ParseError(source, f"not a `{' '.join(PS_ARGV)}` line: {line[:60]!r}", lineno)
         pid, ppid, stat, command = m.groups()
+        pid, ppid = integer(pid, source, lineno, "pid"), integer(ppid, source, lineno, "ppid")
         command = command.strip()
         bracketed = _BRACKETED.match(command)
         if bracketed:  # kernel thread, or a zombie: "[rgmanager] <defunct>"
-            processes.append(ProcessInfo(int(pid), int(ppid), stat, [], bracketed.group(1)))
+            processes.append(ProcessInfo(pid, ppid, stat, [], bracketed.group(1)))
         else:
             args = command.split()
             comm = args[0].rsplit("/", 1)[-1][:15] if args else ""
-            processes.append(ProcessInfo(int(pid), int(ppid), stat, args, comm))
+            processes.append(ProcessInfo(pid, ppid, stat, args, comm))
     if not processes:
         raise ParseError(source, "no processes listed")
     return processes
 
 
 def parse_uptime(text: str, source: str = "/proc/uptime") -> float:
-    """Seconds since boot, from /proc/uptime ("12345.67 23456.78")."""
-    try:
-        return float(text.split()[0])
-    except (IndexError, ValueError):
-        raise ParseError(
-            source, f"expected '<seconds> <idle seconds>', got {text[:40]!r}"
-        ) from None
+    """Seconds since boot, from /proc/uptime ("12345.67 23456.78"): finite, 0 to a century."""
+    words = text.split()
+    if not words:
+        raise ParseError(source, f"expected '<seconds> <idle seconds>', got {text[:40]!r}")
+    return finite(words[0], source, 1, "uptime in seconds", 0.0, MAX_SECONDS)
