@@ -562,3 +562,71 @@ def test_description_refuses_a_bad_monitoring_section(tmp_path, monitoring, prob
     run = run_plugin("kvmcluster", "generate", str(description), "--output", str(tmp_path / "o"))
     assert run.returncode != 0
     assert problem in run.stdout + run.stderr, run.stdout + run.stderr
+
+
+# --- the Icinga Director basket: generated from the same files, never edited by hand -------
+
+BASKET = ICINGA / "director-basket.json"
+
+
+def test_director_basket_is_the_generators_output():
+    from kvmcluster.config.director import build
+
+    assert BASKET.read_text() == build(str(ICINGA)), (
+        "icinga/director-basket.json is stale: "
+        "python3 -m kvmcluster.config.director -o icinga/director-basket.json"
+    )
+
+
+def test_director_basket_follows_the_schema_and_references_resolve():
+    import json
+
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(
+        (REPO / "kvmcluster" / "schemas" / "director-basket.schema.json").read_text()
+    )
+    basket = json.loads(BASKET.read_text())
+    jsonschema.validate(basket, schema)
+    commands, templates, fields = basket["Command"], basket["ServiceTemplate"], basket["Datafield"]
+    for name, command in commands.items():
+        assert command["object_name"] == name
+        names = {fields[str(f["datafield_id"])]["varname"] for f in command["fields"]}
+        macros = {
+            (a.get("value") or a.get("set_if")).strip("$") for a in command["arguments"].values()
+        }
+        assert names == macros, name
+        plugin = command["command"].split()[0]
+        options = option_strings(plugin_parser(plugin))
+        assert set(command["arguments"]) <= options, name
+    for name, template in templates.items():
+        assert template["object_name"] == name
+        assert template["check_command"] in commands or template["check_command"] == "nrpe"
+        if template["check_command"] == "nrpe":
+            assert template["vars"]["nrpe_command"] in nrpe_commands(ICINGA / "nrpe.cfg")
+    uuids = [o["uuid"] for part in basket.values() for o in part.values()]
+    assert len(uuids) == len(set(uuids))
+    # every plain CheckCommand of commands.conf, and every check of services.conf, is there
+    text = (ICINGA / "commands.conf").read_text()
+    assert set(commands) == set(re.findall(r'^object CheckCommand "([^"]+)"', text, re.M))
+    checks = re.findall(r'^\t"([a-z-]+)" = \{$', (ICINGA / "services.conf").read_text(), re.M)
+    assert {t.removesuffix("-nrpe") for t in templates if t.endswith("-nrpe")} == {
+        f"kvmcluster-{c}" for c in checks
+    }
+
+
+@pytest.mark.parametrize(
+    "text, line, reason",
+    [
+        ('object CheckCommand "x" {\n\tcommand = "check_x"\n}\n', 2, "not understood"),
+        ('object CheckCommand "x" {\n\tvars.a = 3m\n}\n', 2, "not a literal"),
+        ('object CheckCommand "x" {\n\targuments = {\n\t\t"-a" = {\n\t\t\tskip_key = true\n', 4,
+         "unexpected in an argument"),
+    ],
+)  # fmt: skip
+def test_director_reader_refuses_what_it_does_not_understand(text, line, reason):
+    from kvmcluster.config.director import parse_commands
+    from kvmcluster.errors import ParseError
+
+    with pytest.raises(ParseError) as caught:
+        parse_commands(text, "commands.conf")
+    assert (caught.value.line, caught.value.reason[: len(reason)]) == (line, reason)

@@ -566,6 +566,7 @@ def icinga():
         instance.results = instance.check_round()
         instance.tree = tree
         instance.ssh_proc = ssh["proc"]
+        instance.plugin_dir = tree.plugin_dir
         yield instance
     finally:
         for proc, pid_file in reversed(daemons):
@@ -686,3 +687,25 @@ def test_the_node_of_a_dead_transport_is_silenced(icinga):
     assert services["hE-ssh!cluster-quorum"]["last_reachable"] is False
     assert services["hE-ssh!cluster-quorum"]["last_check_result"]["state"] == 3
     assert services["hE-agent-ok!drbd-drbd0"]["last_reachable"] is True
+
+
+def test_director_basket_commands_are_what_icinga_built_from_commands_conf(icinga):
+    """The real Icinga's CheckCommand objects (imports resolved by Icinga itself) against the
+    generated Director basket: same command line, arguments and default vars."""
+    basket = json.loads((REPO / "icinga" / "director-basket.json").read_text())["Command"]
+    found = icinga.api("GET", "/v1/objects/checkcommands?attrs=command&attrs=arguments&attrs=vars")
+    built = {r["name"]: r["attrs"] for r in found["results"] if r["name"] in basket}
+    assert set(built) == set(basket)
+    for name, command in basket.items():
+        plugin, *fixed = command["command"].split()
+        assert built[name]["command"] == [str(icinga.plugin_dir / plugin), *fixed], name
+        assert built[name]["vars"] == command["vars"], name
+        arguments = {
+            option: {
+                k: v
+                for k, v in spec.items()
+                if k in ("value", "set_if", "repeat_key", "description")
+            }
+            for option, spec in built[name]["arguments"].items()
+        }
+        assert arguments == command["arguments"], name
