@@ -12,13 +12,15 @@ from kvmcluster.model.cluster import (
     Service,
     ServicesStatus,
 )
-from kvmcluster.parsers.xmltext import flag, number, parse_xml
+from kvmcluster.parsers.values import integer, parser
+from kvmcluster.parsers.xmltext import check_depth, flag, number, parse_xml
 
 NOT_CONNECTED = 102
 PROMOTED_ROLES = ("Promoted", "Master")
 ACTIVE_ROLES = ("Started", "Promoted", "Unpromoted", "Master", "Slave", "Migrating")
 
 
+@parser("crm_mon --output-as=xml -1")
 def parse_crm_mon(
     text: str, source: str = "crm_mon --output-as=xml -1"
 ) -> tuple[ClusterStatus, ServicesStatus]:
@@ -52,7 +54,7 @@ def parse_crm_mon(
     fail_counts = _fail_counts(root, source)
     resources = root.find("resources")
     for element in resources if resources is not None else []:
-        services.services.extend(_services(element, fail_counts))
+        services.services.extend(_services(element, fail_counts, source))
     for failure in root.iterfind("failures/failure"):
         op_key = failure.get("op_key", "")
         services.failures.append(
@@ -103,7 +105,10 @@ def _fail_counts(root, source: str) -> dict[str, dict[str, int]]:
             value = history.get("fail-count")
             if value is None:
                 continue
-            count = 1000000 if value.upper() == "INFINITY" else int(value)
+            if value.upper() in ("INFINITY", "+INFINITY"):
+                count = 1000000
+            else:
+                count = integer(value, source, None, "<resource_history fail-count>")
             rsc = history.get("id", "").split(":", 1)[0]  # clone instances: drbd-r0:1
             counts.setdefault(rsc, {})[node.get("name", "?")] = count
     return counts
@@ -128,17 +133,18 @@ def _primitive(element, fail_counts) -> Service:
     )
 
 
-def _services(element, fail_counts) -> list[Service]:
+def _services(element, fail_counts, source: str, depth: int = 0) -> list[Service]:
+    check_depth(depth, source, "resources (groups, clones, bundles)")
     if element.tag == "resource":
         return [_primitive(element, fail_counts)]
     if element.tag == "group":
-        return [s for child in element for s in _services(child, fail_counts)]
+        return [s for child in element for s in _services(child, fail_counts, source, depth + 1)]
     if element.tag in ("clone", "bundle"):
         members = [
             s
             for child in element
             if child.tag in ("resource", "group")
-            for s in _services(child, fail_counts)
+            for s in _services(child, fail_counts, source, depth + 1)
         ]
         promotable = (
             flag(element, "multi_state")

@@ -6,11 +6,13 @@ import re
 
 from kvmcluster.errors import ParseError
 from kvmcluster.model.cluster import ClusterNode, ClusterStatus
+from kvmcluster.parsers.values import integer, is_count, parser
 
 NOT_RUNNING = ("Cannot initialize CMAP service", "Cannot initialize QUORUM service")
 _MEMBER_HEADER = re.compile(r"^\s*Nodeid\s+Votes\s+(Qdevice\s+)?Name\s*$")
 
 
+@parser("corosync-quorumtool -s")
 def parse_quorumtool(text: str, source: str = "corosync-quorumtool -s") -> ClusterStatus:
     for message in NOT_RUNNING:
         if message in text:
@@ -61,14 +63,14 @@ def _number(value: str | None, source: str) -> int | None:
     m = re.match(r"(\d+)", value)
     if not m:
         raise ParseError(source, f"expected a number, got {value[:30]!r}")
-    return int(m.group(1))
+    return integer(m.group(1), source)
 
 
 def _member(line: str, qdevice_column: bool, source: str, lineno: int) -> ClusterNode:
     words = line.split()
     local = "(local)" in words
     words = [w for w in words if w != "(local)"]
-    if len(words) < 3 or not words[0].isdigit() or not words[1].isdigit():
+    if len(words) < 3 or not is_count(words[0]) or not is_count(words[1]):
         raise ParseError(source, f"not a membership row: {line.strip()[:60]!r}", lineno)
     node_id, votes, name = int(words[0]), int(words[1]), words[-1]
     return ClusterNode(
