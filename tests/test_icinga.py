@@ -630,3 +630,18 @@ def test_director_reader_refuses_what_it_does_not_understand(text, line, reason)
     with pytest.raises(ParseError) as caught:
         parse_commands(text, "commands.conf")
     assert (caught.value.line, caught.value.reason[: len(reason)]) == (line, reason)
+
+
+@pytest.mark.real
+def test_a_node_gets_a_cluster_check_only_when_it_lists_it(tmp_path, load_generated):
+    (tmp_path / "monitoring").mkdir()
+    (tmp_path / "monitoring" / "icinga-hosts.conf").write_text(
+        'object Host "lone" {\n\tcheck_command = "dummy"\n\tvars.kvmcluster_node = true\n'
+        '\tvars.kvmcluster_checks = [ "drbd", "vm-alloc" ]\n}\n'
+        'object Host "plain" {\n\tcheck_command = "dummy"\n\tvars.kvmcluster_node = true\n'
+        '\tvars.kvmcluster_mode = "local"\n}\n'
+    )
+    services = set(load_generated(tmp_path))
+    assert services == {"lone!drbd", "lone!vm-alloc"} | {
+        f"plain!{s}" for s in ("drbd", *NODE_SERVICES)
+    }
