@@ -343,6 +343,10 @@ def run(args) -> int:
             if not args.watch:
                 return code
             time.sleep(args.watch)
+            if cap is None:  # every refresh has the whole -t budget again
+                from kvmcluster.runtime.command import set_deadline
+
+                set_deadline(getattr(args, "timeout", None))
     except KeyboardInterrupt:
         return 3
     finally:

@@ -18,7 +18,7 @@ from kvmcluster.errors import SourceError
 from kvmcluster.runtime import command
 from kvmcluster.runtime.command import MAX_STDERR, MAX_STDOUT, run_command
 from kvmcluster.sources.files import MAX_INPUT_BYTES, read_text
-from tests.plugin_runner import REPO, fixture, run_plugin
+from tests.plugin_runner import REPO, fixture, plugin_command, run_plugin
 
 PLUGINS = [
     "check_drbd",
@@ -209,3 +209,27 @@ def test_status_watch_needs_a_positive_finite_interval(value):
     run = run_plugin("kvmcluster", "status", "--watch", value, "--from", "x")
     assert run.returncode == 3 and "argument --watch" in run.stderr
     assert len(run.stderr.splitlines()) == 1
+
+
+def test_every_watch_refresh_gets_the_whole_budget_again(tmp_path):
+    """--watch on the live node: the -t budget is per refresh, not spent after the first."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in TOOLS:  # answer at once, with nothing
+        (bin_dir / tool).write_text("#!/bin/sh\nexit 0\n")
+        (bin_dir / tool).chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:/usr/bin:/bin", "KVMCLUSTER_TOOL_PATH": ""}
+    proc = subprocess.Popen(
+        [*plugin_command("kvmcluster"), "status", "--watch", "2", "-t", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        out, err = proc.communicate(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+    assert out.count("kvmcluster status:") >= 2, out + err
+    assert "budget" not in out, out
