@@ -59,6 +59,7 @@ def test_seed_generates_the_target_filesystem_layout(seed_out):
         "etc/hosts.kvmcluster",
         "etc/lvm/lvm.conf.kvmcluster",
         "monitoring/icinga-hosts.conf",
+        "monitoring/icinga-zones.conf",
     ]
 
 
@@ -189,6 +190,9 @@ def test_generated_monitoring_config_passes_icinga2(seed_out):
         hosts = directory / "hosts.conf"
         shutil.copy(seed_out / "monitoring/icinga-hosts.conf", hosts)
         hosts.chmod(0o644)
+        zones = directory / "zones.conf"
+        shutil.copy(seed_out / "monitoring/icinga-zones.conf", zones)
+        zones.chmod(0o644)
         conf = directory / "icinga2.conf"
         conf.write_text(
             'const PluginDir = "/usr/lib/nagios/plugins"\nconst NodeName = "mon"\n'
@@ -198,7 +202,7 @@ def test_generated_monitoring_config_passes_icinga2(seed_out):
                 f'include "{REPO / "icinga" / n}"\n'
                 for n in ("constants.conf", "commands.conf", "services.conf")
             )
-            + f'include "{hosts}"\n'
+            + f'include "{zones}"\ninclude "{hosts}"\n'
         )
         conf.chmod(0o644)
         env = {**os.environ, "ICINGA2_USER": "nobody", "ICINGA2_GROUP": "nogroup"}

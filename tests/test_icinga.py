@@ -456,6 +456,11 @@ def load_generated(tmp_path):
             hosts = directory / "icinga-hosts.conf"
             shutil.copy(out / "monitoring" / "icinga-hosts.conf", hosts)
             hosts.chmod(0o644)
+            zones = directory / "zones.conf"
+            zones.write_text("")
+            if (out / "monitoring" / "icinga-zones.conf").exists():
+                shutil.copy(out / "monitoring" / "icinga-zones.conf", zones)
+            zones.chmod(0o644)
             conf = directory / "icinga2.conf"
             conf.write_text(
                 'const PluginDir = "/usr/lib/nagios/plugins"\n'
@@ -467,7 +472,7 @@ def load_generated(tmp_path):
                     f'include "{ICINGA / n}"\n'
                     for n in ("constants.conf", "commands.conf", "services.conf")
                 )
-                + f'include "{hosts}"\n'
+                + f'include "{zones}"\ninclude "{hosts}"\n'
             )
             conf.chmod(0o644)
             proc = icinga2("daemon", "-C", "-c", str(conf), "-x", "warning", cache=cache)

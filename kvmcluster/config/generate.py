@@ -652,6 +652,12 @@ def generate_files(desc: ClusterDescription) -> dict[str, str]:
     files["etc/lvm/lvm.conf.kvmcluster"] = lvm_settings(desc)
     files["RUNBOOK.md"] = runbook(desc)
     files["monitoring/icinga-hosts.conf"] = icinga_hosts(desc)
+    if desc.monitoring.mode == "agent":
+        from kvmcluster.config.monitoring import icinga_zones
+
+        files["monitoring/icinga-zones.conf"] = icinga_zones(
+            desc, HEADER.format(source=desc.source)
+        )
     if desc.monitoring.mode == "nrpe":
         from kvmcluster.config.monitoring import nrpe_cfg
 

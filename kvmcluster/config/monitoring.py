@@ -1,5 +1,6 @@
 """The monitoring part of `kvmcluster generate`: Icinga 2 objects for a cluster description
-(monitoring/icinga-hosts.conf; monitoring/nrpe.cfg in NRPE mode), for icinga/commands.conf
+(monitoring/icinga-hosts.conf; monitoring/icinga-zones.conf in agent mode,
+monitoring/nrpe.cfg in NRPE mode), for icinga/commands.conf
 and icinga/services.conf.
 
 Each node is a Host with its deployment mode (agent: an Endpoint and a Zone per node, the
@@ -66,24 +67,10 @@ def icinga_hosts(desc: ClusterDescription, header: str) -> str:
     out = [
         f"/* {header}",
         " * Needs icinga/constants.conf, commands.conf and services.conf of kvmcluster.",
-        f" * Deployment mode: {mode}. Include this file from icinga2.conf (or zones.conf) of the",
-        " * master or satellite that schedules the checks, not from zones.d: it holds the",
-        " * agents' Endpoint and Zone objects. */",
+        f" * Deployment mode: {mode}. Place it in zones.d/ZONE/ of the master or satellite zone",
+        " * that schedules the checks (or include it from icinga2.conf). */",
         "",
     ]
-    if mode == "agent":
-        for node in desc.nodes:
-            out += [
-                f"object Endpoint {_s(node.name)} {{",
-                f"\thost = {_s(node.admin_address or node.cluster_address)}",
-                "}",
-                "",
-                f"object Zone {_s(node.name)} {{",
-                f"\tendpoints = [ {_s(node.name)} ]",
-                "\tparent = ZoneName",
-                "}",
-                "",
-            ]
     resources = [res.name for res in desc.drbd.resources]
     for node in desc.nodes:
         address = node.admin_address or node.cluster_address
@@ -123,6 +110,29 @@ def icinga_hosts(desc: ClusterDescription, header: str) -> str:
                 f"\tvars.kvmcluster_vm_alloc_libvirt = {_array(libvirt)}",
             ]
         out += ["}", ""]
+    return "\n".join(out)
+
+
+def icinga_zones(desc: ClusterDescription, header: str) -> str:
+    """Agent mode: an Endpoint and a Zone per node, child zones of the scheduling zone."""
+    out = [
+        f"/* {header}",
+        " * The agents of the cluster's nodes. Include this file from zones.conf of the master",
+        " * (or satellite) that schedules their checks, never from zones.d/. */",
+        "",
+    ]
+    for node in desc.nodes:
+        out += [
+            f"object Endpoint {_s(node.name)} {{",
+            f"\thost = {_s(node.admin_address or node.cluster_address)}",
+            "}",
+            "",
+            f"object Zone {_s(node.name)} {{",
+            f"\tendpoints = [ {_s(node.name)} ]",
+            "\tparent = ZoneName",
+            "}",
+            "",
+        ]
     return "\n".join(out)
 
 
