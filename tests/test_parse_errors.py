@@ -368,6 +368,51 @@ def test_includes_inside_the_directory_are_still_read(tmp_path):
     assert [r.keyword for r in drbd_conf.read_drbd_conf(path).nodes] == ["resource"]
 
 
+# --- the description (TOML) and kvmcluster import -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "toml, reason",
+    [
+        ("a = " + "[" * 100_000 + "]" * 100_000, "not TOML: nested too deeply"),
+        (f'[cluster]\nname = "x"\nconfig_version = {HUGE}', "not TOML: a number of thousands"),
+        (f'[cluster]\nname = "x"\nconfig_version = {LONG}', "config_version: out of range"),
+    ],
+)
+def test_description_that_is_no_bounded_toml_is_a_problem_not_a_crash(tmp_path, toml, reason):
+    path = write(tmp_path, "cluster.toml", toml)
+    run = run_plugin("kvmcluster", "generate", path, "--output", str(tmp_path / "out"))
+    assert run.returncode == 2 and reason in run.stdout + run.stderr, run
+    assert "internal error" not in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("attribute", ['config_version="abc"', f'config_version="{HUGE}"'])
+def test_import_of_a_cluster_conf_number_that_is_none_names_the_line(tmp_path, attribute):
+    content = text("cluster-conf_seed-fixed.conf")
+    bad = content.replace('config_version="', f'{attribute} x="', 1)
+    path = write(tmp_path, "cluster.conf", bad)
+    run = run_plugin(
+        "kvmcluster", "import", "--cluster-conf", path,
+        "--drbd-conf", fixture("etc-drbd-conf_seed-84.conf"),
+    )  # fmt: skip
+    assert run.returncode == 2, run
+    assert f"cannot parse {path}:" in run.stderr and "config_version" in run.stderr, run
+    assert "internal error" not in run.stdout + run.stderr
+
+
+def test_import_of_a_drbd_minor_that_is_no_number_names_the_line(tmp_path):
+    conf = text("etc-drbd-conf_seed-84.conf")
+    assert "device" in conf
+    bad = "resource rX {\n on node05 { device /dev/drbd9 minor x; disk /dev/sdz; }\n}\n"
+    path = write(tmp_path, "drbd.conf", bad)
+    run = run_plugin(
+        "kvmcluster", "import", "--cluster-conf", fixture("cluster-conf_seed-fixed.conf"),
+        "--drbd-conf", path,
+    )  # fmt: skip
+    assert "internal error" not in run.stdout + run.stderr
+    assert run.returncode in (1, 2), run
+
+
 # --- the last line of defence: any unforeseen data error of a parser -------------------------
 
 

@@ -186,7 +186,9 @@ def _one_of(*choices):
 
 
 def _positive(value: int) -> str | None:
-    return None if value >= 0 else "must not be negative"
+    if value < 0:
+        return "must not be negative"
+    return None if value < 2**63 else "out of range (a number below 2**63)"
 
 
 def parse_description(data: dict, source: str) -> ClusterDescription:
@@ -406,4 +408,8 @@ def load_description(path: str) -> ClusterDescription:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise DescriptionError([f"{path}: {exc}"]) from None
+    except ValueError:  # a number of more than 4300 digits (Python's int limit)
+        raise DescriptionError([f"{path}: not TOML: a number of thousands of digits"]) from None
+    except RecursionError:  # arrays or inline tables nested thousands deep
+        raise DescriptionError([f"{path}: not TOML: nested too deeply"]) from None
     return parse_description(data, path)

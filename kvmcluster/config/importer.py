@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 
 from kvmcluster.config.description import FAKE_FENCE_AGENTS
-from kvmcluster.errors import KvmclusterError
+from kvmcluster.errors import KvmclusterError, ParseError
 from kvmcluster.parsers.drbd_conf import ConfNode, DrbdConfig
+from kvmcluster.parsers.values import is_count
 
-_MINOR = re.compile(r"^/dev/drbd(\d+)$")
+_MINOR = re.compile(r"^/dev/drbd([0-9]{1,20})$")
 
 
 class ImportError_(KvmclusterError):
@@ -39,6 +40,16 @@ def _table(lines: list[str], header: str, values: dict) -> None:
         if value is not None:
             lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
     lines.append("")
+
+
+def _number(element, name: str, default: str, source: str) -> int:
+    """A whole-number attribute of cluster.conf (config_version, nodeid), or a ParseError
+    naming its line."""
+    value = (element.get(name) or default).strip()
+    if not is_count(value):
+        reason = f"<{element.tag} {name}={value[:40]!r}>: not a whole number"
+        raise ParseError(source, reason, element.sourceline)
+    return int(value)
 
 
 def _drbd_setting(resource: ConfNode, common: ConfNode | None, section: str, keyword: str):
@@ -75,7 +86,7 @@ def import_cluster(cluster_conf_text: str, cluster_conf: str, drbd: DrbdConfig, 
         {
             "name": config.name,
             "stack": "cman",
-            "config_version": int(root.get("config_version", "1") or 1),
+            "config_version": _number(root, "config_version", "1", cluster_conf),
         },
     )
     agents = {d.get("name"): d for d in root.iterfind("fencedevices/fencedevice")}
@@ -89,7 +100,8 @@ def import_cluster(cluster_conf_text: str, cluster_conf: str, drbd: DrbdConfig, 
             if fencedevice is not None and not agent:
                 agent = fencedevice.get("agent", "")
                 params = {k: v for k, v in fencedevice.attrib.items() if k not in ("name", "agent")}
-        node = {"name": element.get("name"), "node_id": int(element.get("nodeid", "0") or 0)}
+        node_id = _number(element, "nodeid", "0", cluster_conf)
+        node = {"name": element.get("name"), "node_id": node_id}
         if element.get("name") in hosts:
             node["cluster_address"] = hosts[element.get("name")]
         if fence:
@@ -167,13 +179,17 @@ def _drbd_resource(resource: ConfNode, common, nodes: list[str]) -> dict:
         if address is not None and address.args:
             ip, _, port_text = address.args[-1].rpartition(":")
             addresses[host] = ip.strip("[]")
-            port = int(port_text) if port_text.isdigit() else port
+            port = int(port_text) if is_count(port_text) else port
         if device is not None and minor is None:
             for arg in device.args:
                 if m := _MINOR.match(arg):
                     minor = int(m.group(1))
             if "minor" in device.args:
-                minor = int(device.args[device.args.index("minor") + 1])
+                after = device.args[device.args.index("minor") + 1 :]
+                if not after or not is_count(after[0]):
+                    reason = "device ... minor: not a whole number"
+                    raise ParseError(device.file, reason, device.line)
+                minor = int(after[0])
     two = _drbd_setting(resource, common, "net", "allow-two-primaries")
     dual = two is not None and (not two.args or two.args[0] != "no")
     unknown = [h for h in disks if h not in nodes]
