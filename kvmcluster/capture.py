@@ -61,7 +61,7 @@ class Capture:
         try:
             with open(path) as handle:
                 return {entry["file"]: entry for entry in json.load(handle).get("inputs", [])}
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             raise SourceError(f"capture {self.path}: {MANIFEST} is not valid") from None
 
     def failed(self, name: str) -> str | None:
@@ -99,7 +99,7 @@ class Capture:
         if not path:
             return {}
         pairs = {}
-        with open(path) as handle:
+        with open(path, encoding="utf-8", errors="replace") as handle:  # data from elsewhere
             for line in handle:
                 node, sep, vg = line.strip().partition("=")
                 if sep:
@@ -110,7 +110,7 @@ class Capture:
         path = self.file(HOSTNAME)
         if not path:
             return os.path.basename(os.path.normpath(self.path))
-        with open(path) as handle:
+        with open(path, encoding="utf-8", errors="replace") as handle:  # data from elsewhere
             return handle.read().strip()
 
     def close(self) -> None:
