@@ -368,6 +368,27 @@ def test_includes_inside_the_directory_are_still_read(tmp_path):
     assert [r.keyword for r in drbd_conf.read_drbd_conf(path).nodes] == ["resource"]
 
 
+# --- capture files that are text, read as text -------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["vg-map.txt", "hostname.txt"])
+def test_capture_text_that_is_not_utf8_is_read_not_a_crash(tmp_path, name):
+    capture = tmp_path / "capture"
+    shutil.copytree(REPO / "examples" / "captures" / "healthy", capture)
+    (capture / name).write_bytes(b"node\xff\xc3\x28=vol\xf8node05\n")
+    run = run_plugin("kvmcluster", "status", "--from", str(capture), "--no-color")
+    assert "internal error" not in run.stdout + run.stderr and run.stdout, run
+
+
+def test_capture_manifest_nested_thousands_deep_is_refused_not_a_crash(tmp_path):
+    capture = tmp_path / "capture"
+    shutil.copytree(REPO / "examples" / "captures" / "healthy", capture)
+    (capture / "MANIFEST.json").write_text("[" * 100_000 + "]" * 100_000)
+    run = run_plugin("kvmcluster", "status", "--from", str(capture), "--no-color")
+    assert "internal error" not in run.stdout + run.stderr, run
+    assert "MANIFEST" in run.stdout + run.stderr, run
+
+
 # --- the description (TOML) and kvmcluster import -------------------------------------------
 
 

@@ -41,7 +41,7 @@ def parse_ps(text: str, source: str = "ps") -> list[ProcessInfo]:
 
 def parse_uptime(text: str, source: str = "/proc/uptime") -> float:
     """Seconds since boot, from /proc/uptime ("12345.67 23456.78"): finite, 0 to a century."""
-    words = text.split()
+    words = text.split(None, 1)  # the first word only: a huge file is not split whole
     if not words:
         raise ParseError(source, f"expected '<seconds> <idle seconds>', got {text[:40]!r}")
     return finite(words[0], source, 1, "uptime in seconds", 0.0, MAX_SECONDS)
