@@ -168,7 +168,9 @@ def cmd_collect(args: argparse.Namespace) -> int:
     if os.path.exists(output) and not args.force:
         print(f"kvmcluster collect: {output} exists (use --force)", file=sys.stderr)
         return 1
-    manifest = collect(output, sudo=args.sudo, libvirt=args.libvirt, vgs=args.vg)
+    manifest = collect(
+        output, sudo=args.sudo, libvirt=args.libvirt, vgs=args.vg, redact=not args.no_redact
+    )
     problems = [i for i in manifest["inputs"] if i["status"] != "ok"]
     print(
         f"wrote {output}: {len(manifest['inputs']) - len(problems)} inputs captured, "
@@ -311,6 +313,12 @@ def build_parser() -> argparse.ArgumentParser:
     collect.add_argument("--output", "-o", metavar="FILE.tar.gz")
     collect.add_argument("--force", action="store_true")
     collect.add_argument("--sudo", action="store_true", help="run the tools with sudo -n")
+    collect.add_argument(
+        "--no-redact",
+        action="store_true",
+        help="keep passwords, logins, SNMP communities and DRBD shared secrets (default: "
+        "replaced by REDACTED)",
+    )
     collect.add_argument(
         "--libvirt",
         action="append",

@@ -3,6 +3,7 @@ with a manifest of what could not be captured and why."""
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
@@ -44,7 +45,23 @@ FILES = [
 PER_COMMAND_TIMEOUT = 15.0
 
 
-def _capture_command(directory: str, name: str, argv: list[str], sudo: bool) -> dict:
+def _write(directory: str, name: str, text: str, entry: dict | None, redact: bool) -> None:
+    """A capture file: secrets replaced (unless --no-redact), created 0600, never through a
+    link or over a file already there (O_EXCL|O_NOFOLLOW)."""
+    if redact:
+        from kvmcluster.redact import redact as redacted
+
+        text, count = redacted(name, text)
+        if count and entry is not None:
+            entry["redacted"] = count
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+    with os.fdopen(os.open(os.path.join(directory, name), flags, 0o600), "w") as out:
+        out.write(text)
+
+
+def _capture_command(
+    directory: str, name: str, argv: list[str], sudo: bool, redact: bool = True
+) -> dict:
     started = time.monotonic()
     entry = {"file": name, "command": " ".join(argv)}
     # sudo only for what icinga/sudoers allows (ps and the drbd.conf cat need no root)
@@ -62,8 +79,7 @@ def _capture_command(directory: str, name: str, argv: list[str], sudo: bool) -> 
     else:
         # a failing tool's words ("Cannot open connection to cman") are the state to keep
         text = result.stdout if result.returncode == 0 else result.stdout + result.stderr
-        with open(os.path.join(directory, name), "w") as out:
-            out.write(text)
+        _write(directory, name, text, entry, redact)
         entry["exit_code"] = result.returncode
         entry["status"] = "ok" if result.returncode == 0 else "failed"
         if result.returncode != 0:
@@ -72,7 +88,7 @@ def _capture_command(directory: str, name: str, argv: list[str], sudo: bool) -> 
     return entry
 
 
-def _capture_file(directory: str, name: str, source: str) -> dict:
+def _capture_file(directory: str, name: str, source: str, redact: bool = True) -> dict:
     entry = {"file": name, "source": source}
     try:
         text = current().read(source)
@@ -82,20 +98,19 @@ def _capture_file(directory: str, name: str, source: str) -> dict:
     if text is None:
         entry.update(status="missing", reason=f"{source}: no such file")
         return entry
-    with open(os.path.join(directory, name), "w") as out:
-        out.write(text)
+    _write(directory, name, text, entry, redact)
     entry["status"] = "ok"
     return entry
 
 
-def _capture_drbd_includes(directory: str) -> list[dict]:
+def _capture_drbd_includes(directory: str, redact: bool = True) -> list[dict]:
     if current().remote:  # drbd.d arrives concatenated into drbd.conf (sources.drbd)
         return []
     entries = []
     for source in sorted(glob.glob("/etc/drbd.d/*")):
         name = os.path.join("drbd.d", os.path.basename(source))
-        os.makedirs(os.path.join(directory, "drbd.d"), exist_ok=True)
-        entries.append(_capture_file(directory, name, source))
+        os.makedirs(os.path.join(directory, "drbd.d"), mode=0o700, exist_ok=True)
+        entries.append(_capture_file(directory, name, source, redact))
     return entries
 
 
@@ -146,8 +161,7 @@ def _capture_libvirt(directory: str, node: str, uri: str) -> dict:
             + "</domain>"
         )
     parts.append("</node>")
-    with open(os.path.join(directory, name), "w") as out:
-        out.write("\n".join(parts) + "\n")
+    _write(directory, name, "\n".join(parts) + "\n", None, False)  # names and disks only
     entry["status"] = "ok"
     entry["domains"] = len(view.domains)
     return entry
@@ -159,44 +173,61 @@ def collect(
     sudo: bool = False,
     libvirt: list[tuple[str, str]] | None = None,
     vgs: list[tuple[str, str]] | None = None,
+    redact: bool = True,
 ) -> dict:
+    """Capture into `output` (mode 0600). Secrets are redacted unless `redact` is False."""
     node = current().name
     with tempfile.TemporaryDirectory(prefix="kvmcluster-collect-") as tmp:
         directory = os.path.join(
             tmp, f"kvmcluster-{node.split('.')[0]}-{time.strftime('%Y%m%d-%H%M%S')}"
         )
-        os.makedirs(directory)
+        os.mkdir(directory, 0o700)
         manifest = {
             "version": 1,
             "node": node,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            # what collect replaced by REDACTED: see kvmcluster/redact.py
+            "redaction": "on" if redact else "off (--no-redact)",
             "inputs": [],
         }
-        with open(os.path.join(directory, c.HOSTNAME), "w") as out:
-            out.write(node + "\n")
+        _write(directory, c.HOSTNAME, node + "\n", None, False)
         for name, source in FILES:
             if name == c.DRBD_CONF and current().remote:
-                entry = _capture_command(directory, name, REMOTE_DRBD_CONF_ARGV, sudo)
+                entry = _capture_command(directory, name, REMOTE_DRBD_CONF_ARGV, sudo, redact)
             else:
-                entry = _capture_file(directory, name, source)
+                entry = _capture_file(directory, name, source, redact)
             manifest["inputs"].append(entry)
-        manifest["inputs"] += _capture_drbd_includes(directory)
+        manifest["inputs"] += _capture_drbd_includes(directory, redact)
         for name, argv in COMMANDS:
-            manifest["inputs"].append(_capture_command(directory, name, argv, sudo))
+            manifest["inputs"].append(_capture_command(directory, name, argv, sudo, redact))
         from kvmcluster.checks.vm_alloc import default_libvirt
 
         default = default_libvirt(getattr(current(), "target", None))
         for target_node, uri in libvirt or default:
             manifest["inputs"].append(_capture_libvirt(directory, target_node, uri))
         if vgs:
-            with open(os.path.join(directory, c.VG_MAP), "w") as out:
-                out.writelines(f"{n}={vg}\n" for n, vg in vgs)
+            _write(directory, c.VG_MAP, "".join(f"{n}={vg}\n" for n, vg in vgs), None, False)
+        manifest["redacted"] = sum(entry.get("redacted", 0) for entry in manifest["inputs"])
         manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        with open(os.path.join(directory, c.MANIFEST), "w") as out:
-            json.dump(manifest, out, indent=2)
-            out.write("\n")
-        partial = output + ".partial"
-        with tarfile.open(partial, "w:gz") as tar:
+        _write(directory, c.MANIFEST, json.dumps(manifest, indent=2) + "\n", None, False)
+        _write_archive(directory, output)
+    return manifest
+
+
+def _write_archive(directory: str, output: str) -> None:
+    """The archive, mode 0600, written to a new file of a random name beside `output`
+    (O_EXCL|O_NOFOLLOW: a link planted at a predictable `.partial` name is never followed),
+    then renamed over `output` (a link there is replaced, not followed)."""
+    folder = os.path.dirname(os.path.abspath(output))
+    descriptor, partial = tempfile.mkstemp(
+        prefix=f".{os.path.basename(output)}.", suffix=".partial", dir=folder
+    )
+    try:
+        handle = os.fdopen(descriptor, "wb")
+        with handle, tarfile.open(fileobj=handle, mode="w:gz") as tar:
             tar.add(directory, arcname=os.path.basename(directory))
         os.replace(partial, output)
-    return manifest
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(partial)
+        raise
