@@ -234,7 +234,8 @@ def test_sudoers_allows_exactly_the_commands_the_plugins_run_with_sudo():
     allowed = set()
     for alias in re.findall(r"^Cmnd_Alias \w+ = (.*)$", text, re.M):
         for command in re.split(r"(?<!\\),", alias):
-            binary, _, args = command.strip().replace("\\,", ",").partition(" ")
+            binary, _, args = command.strip().replace("\\,", ",").replace("\\=", "=").partition(" ")
+            args = "" if args == '""' else args  # "": no argument at all
             allowed.add(f"{binary.rsplit('/', 1)[-1]} {args}".strip())
     wanted = [
         drbd.STATUS_JSON_ARGV,
