@@ -163,28 +163,35 @@ class Tree:
         return str(self.captures / scenario / name)
 
 
-def make_certificates(certs: Path) -> None:
-    """A CA and the node's certificate (CN = NodeName), as Icinga's DataDir/certs wants them."""
-    certs.mkdir(parents=True)
+def openssl(*args) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
 
-    def openssl(*args):
-        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
 
-    ca_key, ca_crt = certs / "ca.key", certs / "ca.crt"
-    key, csr, crt = (certs / f"{NODE_NAME}.{ext}" for ext in ("key", "csr", "crt"))
+def make_ca(directory: Path) -> tuple[Path, Path]:
+    """The test's CA (every instance's certificate is signed by it)."""
+    directory.mkdir(parents=True)
+    ca_key, ca_crt = directory / "ca.key", directory / "ca.crt"
     openssl(
         "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
         "/CN=kvmcluster hE test CA", "-keyout", str(ca_key), "-out", str(ca_crt),
     )  # fmt: skip
+    return ca_crt, ca_key
+
+
+def make_certificates(certs: Path, name: str, ca: tuple[Path, Path]) -> None:
+    """The node's certificate (CN = NodeName), as Icinga's DataDir/certs wants it."""
+    certs.mkdir(parents=True)
+    ca_crt, ca_key = ca
+    shutil.copy(ca_crt, certs / "ca.crt")
+    key, csr, crt = (certs / f"{name}.{ext}" for ext in ("key", "csr", "crt"))
     openssl(
-        "req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={NODE_NAME}",
+        "req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
         "-keyout", str(key), "-out", str(csr),
     )  # fmt: skip
     openssl(
         "x509", "-req", "-in", str(csr), "-CA", str(ca_crt), "-CAkey", str(ca_key),
         "-CAcreateserial", "-days", "2", "-out", str(crt),
     )  # fmt: skip
-    ca_key.unlink()
 
 
 def ssh_node(root: Path, tree: Tree) -> dict:
@@ -425,57 +432,63 @@ def hosts_config(tree: Tree, ssh: dict, nrpe: dict) -> str:
 
 
 class Icinga:
-    def __init__(self, root: Path, tree: Tree, hosts: str):
+    """One `icinga2 daemon` as nagios, every directory its own under root, the REST API on
+    127.0.0.1:port. conf is the body of its icinga2.conf after the common head."""
+
+    def __init__(
+        self,
+        root: Path,
+        name: str,
+        ca: tuple[Path, Path],
+        conf: str,
+        zones: dict[str, dict[str, str]] | None = None,
+        zone: str | None = None,
+        plugin_dir: Path | None = None,
+        port: int | None = None,
+    ):
         self.root = root
-        self.port = free_port()
-        d = {name: root / name for name in ("etc", "data", "log", "cache", "spool", "run")}
+        self.name = name
+        self.port = port or free_port()
+        d = {n: root / n for n in ("etc", "data", "log", "cache", "spool", "run", "zones.d")}
         for path in d.values():
-            path.mkdir()
-        make_certificates(d["data"] / "certs")
+            path.mkdir(parents=True)
+        for zone_name, files in (zones or {}).items():
+            (d["zones.d"] / zone_name).mkdir()
+            for file_name, text in files.items():
+                (d["zones.d"] / zone_name / file_name).write_text(text)
+        make_certificates(d["data"] / "certs", name, ca)
         nagios = pwd.getpwnam("nagios")
-        for name in ("data", "log", "cache", "spool", "run"):
-            for path in [d[name], *d[name].rglob("*")]:
+        for n in ("data", "log", "cache", "spool", "run"):
+            for path in [d[n], *d[n].rglob("*")]:
                 os.chown(path, nagios.pw_uid, nagios.pw_gid)
-        (d["etc"] / "hosts.conf").write_text(hosts)
-        includes = "".join(
-            f"include {icinga_string(str(REPO / 'icinga' / name))}\n"
-            for name in ("constants.conf", "commands.conf", "services.conf")
-        )
-        conf = d["etc"] / "icinga2.conf"
-        conf.write_text(
-            f"const PluginDir = {icinga_string(str(tree.plugin_dir))}\n"
-            f"const NodeName = {icinga_string(NODE_NAME)}\n"
-            "const ZoneName = NodeName\n"
+        config = d["etc"] / "icinga2.conf"
+        config.write_text(
+            f"const PluginDir = {icinga_string(str(plugin_dir or ITL_PLUGINS))}\n"
+            f"const NodeName = {icinga_string(name)}\n"
+            f"const ZoneName = {icinga_string(zone or name)}\n"
             'const TicketSalt = ""\n'
-            "object Endpoint NodeName {}\n"
-            "object Zone ZoneName { endpoints = [ NodeName ] }\n"
             'object IcingaApplication "app" {}\n'
-            'object CheckerComponent "checker" {}\n'
             'object FileLogger "main-log" { severity = "information"; '
             'path = LogDir + "/icinga2.log" }\n'
-            f'object ApiListener "api" {{ bind_host = "127.0.0.1"; bind_port = {self.port}; '
-            "accept_commands = true; accept_config = false }\n"
             f"object ApiUser {icinga_string(API_USER)} {{ password = "
             f'{icinga_string(API_PASSWORD)}; permissions = [ "*" ] }}\n'
-            "include <itl>\ninclude <plugins>\n"
-            + includes
-            + f"include {icinga_string(str(d['etc'] / 'hosts.conf'))}\n"
+            "include <itl>\ninclude <plugins>\n" + conf
         )
-        for path in (d["etc"], *d["etc"].iterdir()):
+        for path in (d["etc"], *d["etc"].rglob("*"), d["zones.d"], *d["zones.d"].rglob("*")):
             path.chmod(0o755 if path.is_dir() else 0o644)
         self.pid_file = d["run"] / "icinga2.pid"
         self.log = d["log"] / "icinga2.log"
         env = {**os.environ, "ICINGA2_USER": "nagios", "ICINGA2_GROUP": "nagios"}
         argv = [
-            ICINGA2, "daemon", "-c", str(conf),
+            ICINGA2, "daemon", "-c", str(config),
             f"-DConfigDir={d['etc']}", f"-DDataDir={d['data']}", f"-DLogDir={d['log']}",
             f"-DCacheDir={d['cache']}", f"-DSpoolDir={d['spool']}", f"-DInitRunDir={d['run']}",
-            f"-DPidPath={self.pid_file}",
+            f"-DPidPath={self.pid_file}", f"-DZonesDir={d['zones.d']}",
         ]  # fmt: skip
         self.proc = subprocess.Popen(
             argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        self.context = ssl.create_default_context(cafile=str(d["data"] / "certs" / "ca.crt"))
+        self.context = ssl.create_default_context(cafile=str(ca[0]))
         self.context.check_hostname = False
         token = base64.b64encode(f"{API_USER}:{API_PASSWORD}".encode()).decode()
         self.headers = {"Authorization": f"Basic {token}", "Accept": "application/json"}
@@ -560,7 +573,27 @@ def icinga():
         daemons.append((ssh["proc"], None))
         nrpe = nrpe_node(root, tree)
         daemons.append((nrpe["proc"], nrpe["pid_file"]))
-        instance = Icinga(root, tree, hosts_config(tree, ssh, nrpe))
+        port = free_port()
+        includes = "".join(
+            f"include {icinga_string(str(REPO / 'icinga' / name))}\n"
+            for name in ("constants.conf", "commands.conf", "services.conf")
+        )
+        (root / "hosts.conf").write_text(hosts_config(tree, ssh, nrpe))
+        (root / "hosts.conf").chmod(0o644)
+        instance = Icinga(
+            root / "icinga",
+            NODE_NAME,
+            make_ca(root / "ca"),
+            "object Endpoint NodeName {}\n"
+            "object Zone ZoneName { endpoints = [ NodeName ] }\n"
+            'object CheckerComponent "checker" {}\n'
+            f'object ApiListener "api" {{ bind_host = "127.0.0.1"; bind_port = {port}; '
+            "accept_commands = true; accept_config = false }\n"
+            + includes
+            + f"include {icinga_string(str(root / 'hosts.conf'))}\n",
+            plugin_dir=tree.plugin_dir,
+            port=port,
+        )
         daemons.append((instance.proc, instance.pid_file))
         instance.check_round()  # the parents' HARD states are known after this round
         instance.results = instance.check_round()
@@ -709,3 +742,157 @@ def test_director_basket_commands_are_what_icinga_built_from_commands_conf(icing
             for option, spec in built[name]["arguments"].items()
         }
         assert arguments == command["arguments"], name
+
+
+# --- a master and an agent, set up as README's "Icinga 2" section says ---------------------
+
+MASTER, AGENT = "master-he.kvmcluster.test", "agent-he.kvmcluster.test"
+AGENT_DESCRIPTION = f"""
+[cluster]
+name = "hE-c02"
+stack = "pacemaker"
+
+[[nodes]]
+name = "{AGENT}"
+node_id = 1
+admin_address = "127.0.0.1"
+
+[monitoring]
+mode = "agent"
+checks = ["drbd", "cluster", "daemons", "lint", "services"]
+"""
+PREFIXES = {
+    "drbd": "DRBD ",
+    "cluster-quorum": "CLUSTER ",
+    "cluster-daemons": "DAEMONS ",
+    "cluster-config-lint": "LINT ",
+    "cluster-services": "SERVICES ",
+}
+
+
+@pytest.fixture(scope="module")
+def master_and_agent():
+    """The master holds icinga/ (commands.conf in the global zone global-templates, synced to
+    the agent; services.conf and the generated hosts in zones.d/master) and the generated
+    zones; the agent has only its constant KvmclusterPluginDir and accepts config and
+    commands. The agent connects to the master; the checks run on the agent."""
+    from tests.plugin_runner import run_plugin
+
+    root = Path(tempfile.mkdtemp(prefix="kvmcluster-hE-agent-", dir="/tmp"))
+    root.chmod(0o755)
+    started = []
+    try:
+        tree = Tree(root)
+        (root / "cluster.toml").write_text(AGENT_DESCRIPTION)
+        out = root / "generated"
+        run = run_plugin("kvmcluster", "generate", str(root / "cluster.toml"), "--output", str(out))
+        assert run.returncode == 0, run.stdout + run.stderr
+        (root / "zones.conf").write_text((out / "monitoring" / "icinga-zones.conf").read_text())
+        (root / "zones.conf").chmod(0o644)
+        ca = make_ca(root / "ca")
+        master_port, agent_port = free_port(), free_port()
+        icinga_files = REPO / "icinga"
+        master = Icinga(
+            root / "master",
+            MASTER,
+            ca,
+            f"const KvmclusterPluginDir = {icinga_string(str(tree.plugin_dir))}\n"
+            'const KvmclusterReadmeUrl = "https://git.example.com/kvmcluster/README.md"\n'
+            "object Endpoint NodeName {}\n"
+            "object Zone ZoneName { endpoints = [ NodeName ] }\n"
+            'object Zone "global-templates" { global = true }\n'
+            f"include {icinga_string(str(root / 'zones.conf'))}\n"
+            'object CheckerComponent "checker" {}\n'
+            f'object ApiListener "api" {{ bind_host = "127.0.0.1"; bind_port = {master_port}; '
+            "accept_commands = false; accept_config = false }\n",
+            zones={
+                "global-templates": {
+                    "kvmcluster-commands.conf": (icinga_files / "commands.conf").read_text()
+                },
+                "master": {
+                    "kvmcluster-services.conf": (icinga_files / "services.conf").read_text(),
+                    "kvmcluster-hosts.conf": (out / "monitoring" / "icinga-hosts.conf").read_text(),
+                },
+            },
+            zone="master",
+            port=master_port,
+        )
+        started.append(master)
+        agent = Icinga(
+            root / "agent",
+            AGENT,
+            ca,
+            f"const KvmclusterPluginDir = {icinga_string(str(tree.plugin_dir))}\n"
+            f'object Endpoint "{MASTER}" {{ host = "127.0.0.1"; port = {master_port} }}\n'
+            f'object Zone "master" {{ endpoints = [ "{MASTER}" ] }}\n'
+            "object Endpoint NodeName {}\n"
+            'object Zone ZoneName { endpoints = [ NodeName ]; parent = "master" }\n'
+            'object Zone "global-templates" { global = true }\n'
+            f'object ApiListener "api" {{ bind_host = "127.0.0.1"; bind_port = {agent_port}; '
+            "accept_commands = true; accept_config = true }\n",
+            port=agent_port,
+        )
+        started.append(agent)
+        master.tree = tree
+        master.agent = agent
+        yield master
+    finally:
+        for instance in reversed(started):
+            instance.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def agent_round(master, timeout: float = 45) -> dict[str, dict]:
+    """Force the checks until the agent (synced commands.conf) has answered every one."""
+    deadline = time.monotonic() + timeout
+    while True:
+        services = master.check_round()
+        done = {
+            name: attrs
+            for name, attrs in services.items()
+            if attrs["last_check_result"]["check_source"] == AGENT
+            or name.endswith("!kvmcluster-agent")
+        }
+        waiting = [
+            name
+            for name, attrs in services.items()
+            if name not in done
+            or "does not exist" in attrs["last_check_result"]["output"]
+            or "is not connected" in attrs["last_check_result"]["output"]
+        ]
+        if not waiting:
+            return services
+        if time.monotonic() > deadline:
+            raise AssertionError({n: services[n]["last_check_result"]["output"] for n in waiting})
+        time.sleep(1)
+
+
+def test_master_runs_the_generated_services_on_the_agent(master_and_agent):
+    services = agent_round(master_and_agent)
+    assert sorted(services) == sorted(
+        [f"{AGENT}!{s}" for s in ("drbd", "cluster-quorum", "cluster-daemons")]
+        + [f"{AGENT}!cluster-config-lint", f"{AGENT}!kvmcluster-agent", "hE-c02!cluster-services"]
+    )
+    for name, attrs in services.items():
+        check = attrs["last_check_result"]
+        service = name.split("!")[1]
+        if service == "kvmcluster-agent":  # the master asks its own cluster component
+            assert check["check_source"] == MASTER and int(check["state"]) == 0, check
+            assert check["output"].startswith(f"Zone '{AGENT}' is connected."), check
+            continue
+        # the plugin itself answered, on the agent, with the command synced from the master
+        assert attrs["command_endpoint"] == AGENT, name
+        assert check["check_source"] == AGENT, name
+        assert check["output"].startswith(PREFIXES[service]), check["output"]
+        assert 0 <= int(check["state"]) <= 3
+        assert check["command"][0].startswith(f"{master_and_agent.tree.plugin_dir}/"), check
+
+
+def test_agent_got_the_commands_through_the_global_zone(master_and_agent):
+    agent = master_and_agent.agent
+    found = agent.api(
+        "GET",
+        "/v1/objects/checkcommands?attrs=package&filter=match(%22kvmcluster-*%22,checkcommand.name)",
+    )
+    assert {r["name"] for r in found["results"]} >= {"kvmcluster-drbd", "kvmcluster-lint"}
+    assert {r["attrs"]["package"] for r in found["results"]} == {"_cluster"}

@@ -86,7 +86,8 @@ def icinga_hosts(desc: ClusterDescription, header: str) -> str:
         if mode == "ssh":
             out.append(f"\tvars.kvmcluster_ssh = {_s(f'{mon.ssh_user}@{address}')}")
         if mode != "nrpe":
-            out.append(f"\tvars.drbd_resources = {_array(resources)}")
+            if resources:
+                out.append(f"\tvars.drbd_resources = {_array(resources)}")
             out.append(f"\tvars.kvmcluster_drbd_role = {_s(_role(desc))}")
             if mon.drbd_oos_critical:
                 out.append(f"\tvars.kvmcluster_drbd_oos_critical = {_s(mon.drbd_oos_critical)}")
