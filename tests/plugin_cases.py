@@ -5,6 +5,7 @@ new fixture is covered without editing this list."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 REPO = Path(__file__).parent.parent
@@ -19,6 +20,17 @@ PLUGINS = (
     "check_vm_alloc",
     "check_cluster_lvm",
 )
+
+# command -> the module whose main() its console script runs
+ENTRY_POINTS = {
+    "check_drbd": "kvmcluster.checks.drbd",
+    "check_cluster": "kvmcluster.checks.cluster",
+    "check_cluster_services": "kvmcluster.checks.services",
+    "check_cluster_daemons": "kvmcluster.checks.daemons",
+    "check_vm_alloc": "kvmcluster.checks.vm_alloc",
+    "check_cluster_lvm": "kvmcluster.checks.lvm",
+    "kvmcluster": "kvmcluster.cli",
+}
 
 # fixture prefix -> (plugin, option) pairs that read it alone
 _BY_PREFIX = {
@@ -122,3 +134,12 @@ def case_id(case: tuple[str, list[str]]) -> str:
     return (
         f"{command}:{files[0] if files else '-'}:{' '.join(a for a in args if a.startswith('--'))}"
     )
+
+
+_NOW = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[+-]\d{4})?")
+
+
+def comparable(result: tuple[int, str, str]) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) with the time of the run (status prints it) masked."""
+    code, out, err = result
+    return code, _NOW.sub("<now>", out), _NOW.sub("<now>", err)

@@ -12,18 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.plugin_cases import REPO, case_id, cases
+from tests.plugin_cases import ENTRY_POINTS, REPO, case_id, cases, comparable
 
 SYSTEM_PYTHON = "/usr/bin/python3"
-ENTRY_POINTS = {
-    "check_drbd": "kvmcluster.checks.drbd",
-    "check_cluster": "kvmcluster.checks.cluster",
-    "check_cluster_services": "kvmcluster.checks.services",
-    "check_cluster_daemons": "kvmcluster.checks.daemons",
-    "check_vm_alloc": "kvmcluster.checks.vm_alloc",
-    "check_cluster_lvm": "kvmcluster.checks.lvm",
-    "kvmcluster": "kvmcluster.cli",
-}
 
 
 def _system_versions() -> dict[str, str] | None:
@@ -76,8 +67,8 @@ def test_the_system_python_has_debian_12s_library_versions():
 @pytest.mark.parametrize("case", cases(), ids=case_id)
 def test_same_output_on_debian_libraries_and_current_releases(case):
     command, args = case
-    debian = run(SYSTEM_PYTHON, command, args)
-    current = run(sys.executable, command, args)
+    debian = comparable(run(SYSTEM_PYTHON, command, args))
+    current = comparable(run(sys.executable, command, args))
     assert debian == current
     assert 0 <= debian[0] <= 3
     assert "Traceback" not in debian[1] + debian[2]
