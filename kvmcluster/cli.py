@@ -13,6 +13,7 @@ from kvmcluster import __version__
 def cmd_demo(args: argparse.Namespace) -> int:
     """`kvmcluster status` on every bundled example capture, one after the other."""
     from kvmcluster import status
+    from kvmcluster.model.findings import printable
 
     root = Path(args.captures)
     if not root.is_dir():
@@ -22,7 +23,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for capture in captures:
         about = capture / "ABOUT"
         title = about.read_text().strip() if about.is_file() else capture.name
-        print(f"=== {capture.name}: {title}")
+        print(printable(f"=== {capture.name}: {title}"))
         print(f"$ kvmcluster status --from {capture}")
         code = status.run(
             argparse.Namespace(
@@ -38,6 +39,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from kvmcluster.config.generate import generate_files
     from kvmcluster.config.writer import WouldOverwrite, diff, write_files
     from kvmcluster.errors import KvmclusterError
+    from kvmcluster.model.findings import printable
 
     try:
         description = load_description(args.description)
@@ -47,10 +49,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+            print(f"  {printable(str(problem))}", file=sys.stderr)
         return 2
     except KvmclusterError as exc:
-        print(f"kvmcluster generate: {exc}", file=sys.stderr)
+        print(f"kvmcluster generate: {printable(str(exc))}", file=sys.stderr)
         return 2
     files = generate_files(description)
     if args.diff:
@@ -60,7 +62,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     try:
         states = write_files(files, args.output, force=args.force)
     except WouldOverwrite as exc:
-        print(f"kvmcluster generate: {exc}", file=sys.stderr)
+        print(f"kvmcluster generate: {printable(str(exc))}", file=sys.stderr)
         return 1
     for relative, state in sorted(states.items()):
         label = {"new": "wrote", "changed": "replaced", "same": "unchanged"}[state]
@@ -120,6 +122,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from kvmcluster.config.importer import import_cluster
     from kvmcluster.config.writer import write_atomic
     from kvmcluster.errors import KvmclusterError
+    from kvmcluster.model.findings import printable
     from kvmcluster.parsers.drbd_conf import read_drbd_conf
     from kvmcluster.sources.files import read_text
 
@@ -131,7 +134,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             read_text(args.hosts, "hosts file") if args.hosts else None,
         )
     except KvmclusterError as exc:
-        print(f"kvmcluster import: {exc}", file=sys.stderr)
+        print(f"kvmcluster import: {printable(str(exc))}", file=sys.stderr)
         return 2
     if args.output:
         if os.path.exists(args.output) and not args.force:
