@@ -18,6 +18,7 @@ CLUSTER_CONF = "cluster.conf"
 CRM_MON = "crm-mon.xml"
 CIB = "cib.xml"
 QUORUMTOOL = "corosync-quorumtool.txt"
+CFGTOOL = "corosync-cfgtool.txt"
 PS = "ps.txt"
 UPTIME = "uptime.txt"
 VGS = "vgs.txt"
@@ -30,7 +31,7 @@ LIBVIRT_PREFIX = "libvirt-"  # libvirt-NODE.xml: the node's domains as a libvirt
 VG_MAP = "vg-map.txt"  # NODE=VG lines: the volume group of each node's VMs
 # Tools whose error output is itself the state ("Cannot open connection to cman", crm_mon's
 # status 102 XML): their captures are read even when the command failed.
-FAILURE_IS_STATE = {CMAN_STATUS, CMAN_NODES, CLUSTAT, CRM_MON, QUORUMTOOL}
+FAILURE_IS_STATE = {CMAN_STATUS, CMAN_NODES, CLUSTAT, CRM_MON, QUORUMTOOL, CFGTOOL}
 
 
 class Capture:

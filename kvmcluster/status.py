@@ -83,7 +83,11 @@ def _cluster(cap):
         else:
             files = {"clustat_file": cap.file(c.CLUSTAT)}
     elif _stack(cap) == "pacemaker":
-        files = {"crm_mon_file": cap.file(c.CRM_MON), "quorumtool_file": cap.file(c.QUORUMTOOL)}
+        files = {
+            "crm_mon_file": cap.file(c.CRM_MON),
+            "quorumtool_file": cap.file(c.QUORUMTOOL),
+            "cfgtool_file": cap.file(c.CFGTOOL),
+        }
     return build_report(**files) if files else None
 
 

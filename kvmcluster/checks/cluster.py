@@ -12,13 +12,20 @@ DESCRIPTION = """\
 Checks the cluster's quorum and membership as this node sees them.
 
 Live: cman_tool status + cman_tool nodes (cman stack), or corosync-quorumtool -s +
-crm_mon --output-as=xml -1 (Pacemaker stack). Captured output of each can be given instead
-(PATH or - for standard input); several captured files are merged.
+corosync-cfgtool -s + crm_mon --output-as=xml -1 (Pacemaker stack). Captured output of each
+can be given instead (PATH or - for standard input); several captured files are merged.
 
 states: CRITICAL not quorate or "Activity blocked"; the stack not running on this node;
-                 a configured node offline (WARNING with --offline-warning), UNCLEAN
-                 (needs fencing) or disallowed; fewer members than --expected-nodes;
-        WARNING  a node in standby or maintenance, no DC elected, quorum disk offline;
+                 a configured node offline, or quorate only through two_node / with a
+                 voter missing (WARNING with --offline-warning), UNCLEAN (needs fencing)
+                 or disallowed; fewer members than --expected-nodes; a peer that no
+                 corosync link reaches, every ring FAULTY; a fencing action failed or
+                 pending that no later success superseded;
+        WARNING  a node in standby, maintenance, shutting down or pending; no DC elected;
+                 quorum disk offline, qdevice not voting; one corosync link (ring) of
+                 several down; superseded failed fencing (stonith_admin --cleanup
+                 --history); maintenance-mode or stop-all-resources; mixed Pacemaker
+                 versions;
         UNKNOWN  output that cannot be read.
 """
 
@@ -42,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("--clustat-file", "captured `clustat -x`"),
         ("--quorumtool-file", "captured `corosync-quorumtool -s`"),
         ("--crm-mon-file", "captured `crm_mon --output-as=xml -1` (or 1.1 `--as-xml`)"),
+        ("--cfgtool-file", "captured `corosync-cfgtool -s` (knet links, corosync 2 rings)"),
     ):
         parser.add_argument(option, metavar="PATH", help=what)
     parser.add_argument(
@@ -59,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def build_report(stack: str = "auto", *, sudo: bool = False, policy=None, **files):
-    """files: cman_status_file, cman_nodes_file, clustat_file, quorumtool_file, crm_mon_file."""
+    """files: cman_status_file, cman_nodes_file, clustat_file, quorumtool_file, crm_mon_file,
+    cfgtool_file."""
     from kvmcluster.rules.cluster import ClusterPolicy, evaluate
     from kvmcluster.sources.cluster import load_cluster_status
 
@@ -85,6 +94,7 @@ def _run(argv: list[str] | None) -> None:
             clustat_file=args.clustat_file,
             quorumtool_file=args.quorumtool_file,
             crm_mon_file=args.crm_mon_file,
+            cfgtool_file=args.cfgtool_file,
         )
 
     build_check(NAME, "nodes", build).main(verbose=args.verbose, timeout=args.timeout)

@@ -17,10 +17,16 @@ constraints of `cibadmin -Q`). Captured output can be given instead (PATH or -).
 rgmanager: started OK; starting, stopping, migrating, checking, recovering, stopped,
            disabled (unless --ignore-disabled), frozen or partial WARNING; failed,
            recoverable, uninitialized CRITICAL.
-Pacemaker: failed or blocked CRITICAL; stopped although it should run CRITICAL; a promotable
-           clone promoted on fewer than --promoted nodes CRITICAL; stopped by target-role
-           (unless --ignore-disabled), unmanaged, fail-count >= --failcount-warning, failed
-           actions, leftover cli-ban/cli-prefer constraints WARNING.
+Pacemaker: failed or blocked CRITICAL; stopped although it should run CRITICAL; a primitive
+           active on several nodes at once CRITICAL; a resource on an UNCLEAN node CRITICAL
+           (its state is unknown); a promotable clone promoted on fewer nodes than
+           --promoted (default: its promoted-max in the CIB) CRITICAL; stopped by
+           target-role (unless --ignore-disabled) or by stop-all-resources, unmanaged,
+           orphaned but active, a failure ignored, fail-count >= --failcount-warning or one
+           below migration-threshold, failed actions, leftover cli-ban/cli-prefer
+           constraints, a bundle replica stopped, a fencing device stopped because its
+           nodes are offline/standby, a ticket revoked or in standby, stonith-enabled=false
+           with VMs or dual-primary DRBD WARNING.
 """
 
 
@@ -69,10 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--promoted",
         type=positive_int,
-        default=1,
+        default=None,
         metavar="N",
         help="promotable clones (DRBD) must be promoted on N nodes; dual-primary needs 2 "
-        "(default %(default)s)",
+        "(default: the clone's promoted-max in the CIB, with --cib-file or live; else 1)",
     )
     return parser
 

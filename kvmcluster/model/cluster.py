@@ -21,6 +21,52 @@ class ClusterNode:
     qdisk: bool = False  # the quorum disk pseudo-node of cman
     votes: int | None = None
     is_dc: bool = False
+    shutdown: bool = False  # Pacemaker: shutting down
+    node_type: str = ""  # Pacemaker: "member", "remote", "guest" (a VM or bundle replica)
+    container: str = ""  # a guest node: the resource it runs in
+    feature_set: str = ""  # Pacemaker: the CRM feature set of the node's version
+    qdevice_flags: list[str] = factory(list)  # corosync-quorumtool: A/NA, V/NV, MW/NMW
+    qdevice_votes: int | None = None  # the Qdevice row: votes it would cast ("(votes 1)")
+
+
+@record
+class KnetPeer:
+    node_id: int  # negative: position in the node list (layouts that print no node id)
+    status: str  # "connected", "disconnected", "localhost", "knet error" ...
+
+    @property
+    def up(self) -> bool:
+        return self.status == "localhost" or self.status.startswith("connected")
+
+
+@record
+class ClusterLink:
+    """One corosync link (knet, corosync 3) or ring (corosync 2) as this node sees it."""
+
+    link_id: int
+    address: str = ""
+    transport: str = ""
+    peers: list[KnetPeer] = factory(list)  # knet: per node; empty for rings and udp(u)
+    status: str = ""  # corosync 2 rings, udp(u) and the -b layout: the status line itself
+    faulty: bool = False
+
+    @property
+    def down_peers(self) -> list[KnetPeer]:
+        return [p for p in self.peers if not p.up]
+
+
+@record
+class FenceEvent:
+    """One entry of Pacemaker's fencing history (newest first, as crm_mon lists it)."""
+
+    target: str
+    action: str
+    status: str  # "success", "failed", "pending"
+    delegate: str = ""
+    origin: str = ""
+    client: str = ""
+    completed: str = ""
+    exit_reason: str = ""
 
 
 @record
@@ -43,10 +89,17 @@ class ClusterStatus:
     nodes_are_configured: bool = False  # the list holds offline configured nodes too
     dc: str | None = None
     dc_known: bool = False  # the source reports the DC (Pacemaker)
+    links: list[ClusterLink] | None = None  # corosync-cfgtool -s; None: not read
+    local_node_id: int | None = None
+    fence_history: list[FenceEvent] | None = None  # crm_mon <fence_history>; None: not shown
+    options: dict[str, str] = factory(dict)  # Pacemaker <cluster_options>
+    quorum_known: bool = True  # False: crm_mon output without <summary>
 
     @property
     def cluster_nodes(self) -> list[ClusterNode]:
-        return [n for n in self.nodes if not n.qdisk]
+        """Members and remote nodes; not the quorum disk/device, not guest nodes (VMs and
+        bundle replicas that Pacemaker runs as resources)."""
+        return [n for n in self.nodes if not n.qdisk and not n.container]
 
 
 def merge_status(parts: list[ClusterStatus]) -> ClusterStatus:
@@ -56,6 +109,7 @@ def merge_status(parts: list[ClusterStatus]) -> ClusterStatus:
     """
     first = parts[0]
     merged = ClusterStatus(first.stack, " + ".join(p.source for p in parts))
+    merged.quorum_known = any(p.quorum_known for p in parts)
     for part in parts:
         if not part.running and merged.running:
             merged.running, merged.error = False, part.error
@@ -73,6 +127,10 @@ def merge_status(parts: list[ClusterStatus]) -> ClusterStatus:
             merged.quorate = part.quorate
         merged.activity_blocked = merged.activity_blocked or part.activity_blocked
         merged.flags = merged.flags or part.flags
+        for field in ("links", "local_node_id", "fence_history"):
+            if getattr(merged, field) is None and getattr(part, field) is not None:
+                setattr(merged, field, getattr(part, field))
+        merged.options = merged.options or part.options
         merged.dc_known = merged.dc_known or part.dc_known
         merged.nodes_are_configured = merged.nodes_are_configured or part.nodes_are_configured
         by_name = {n.name: n for n in merged.nodes}
@@ -93,7 +151,10 @@ def merge_status(parts: list[ClusterStatus]) -> ClusterStatus:
                 "estranged",
                 "qdisk",
                 "is_dc",
+                "shutdown",
             ):
+                setattr(known, field, getattr(known, field) or getattr(node, field))
+            for field in ("node_type", "container", "feature_set", "qdevice_flags"):
                 setattr(known, field, getattr(known, field) or getattr(node, field))
             known.node_id = known.node_id if known.node_id is not None else node.node_id
             known.votes = known.votes if known.votes is not None else node.votes
@@ -121,6 +182,10 @@ class Service:
     fail_counts: dict[str, int] = factory(dict)  # node -> fail-count
     members: list[str] = factory(list)  # a clone's member resource ids
     since: str = ""  # when it last changed state, when the source says so
+    orphaned: bool = False  # Pacemaker: no longer configured, still in the status
+    failure_ignored: bool = False  # Pacemaker: on-fail=ignore hid a failure
+    migration_threshold: dict[str, int] = factory(dict)  # node -> migration-threshold
+    replicas: list[tuple[str, str]] = factory(list)  # a bundle: (replica, its node or "")
 
 
 @record
@@ -151,3 +216,17 @@ class ServicesStatus:
     services: list[Service] = factory(list)
     failures: list[FailedAction] = factory(list)
     constraints: list[LocationConstraint] | None = None  # None: not known from this source
+    unclean_nodes: list[str] = factory(list)  # Pacemaker: nodes whose state is unknown
+    unavailable_nodes: list[str] = factory(list)  # offline or in standby (can run nothing)
+    online_nodes: list[str] = factory(list)  # online, not in standby
+    options: dict[str, str] = factory(dict)  # Pacemaker <cluster_options>
+    tickets: list[Ticket] = factory(list)
+    promoted_max: dict[str, int] = factory(dict)  # CIB: promotable clone -> promoted-max
+
+
+@record
+class Ticket:
+    id: str
+    status: str  # "granted", "revoked"
+    standby: bool = False
+    last_granted: str = ""

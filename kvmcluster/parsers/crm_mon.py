@@ -8,9 +8,11 @@ from kvmcluster.model.cluster import (
     ClusterNode,
     ClusterStatus,
     FailedAction,
+    FenceEvent,
     LocationConstraint,
     Service,
     ServicesStatus,
+    Ticket,
 )
 from kvmcluster.parsers.values import integer, parser
 from kvmcluster.parsers.xmltext import check_depth, flag, number, parse_xml
@@ -37,24 +39,64 @@ def parse_crm_mon(
             )
         raise ParseError(source, f"crm_mon reported status {status_element.get('code')}: {detail}")
     summary = root.find("summary")
-    if summary is None:
-        raise ParseError(source, "no <summary>: not crm_mon XML")
-    dc = summary.find("current_dc")
+    if summary is None and root.find("nodes") is None and root.find("resources") is None:
+        raise ParseError(source, "no <summary>, <nodes> or <resources>: not crm_mon XML")
+    # Without <summary> or its <current_dc> (crm_mon --exclude=summary), resources can still
+    # be judged; quorum and the DC cannot.
+    dc = summary.find("current_dc") if summary is not None else None
     dc_present = dc is not None and flag(dc, "present")
+    options_element = summary.find("cluster_options") if summary is not None else None
+    options = dict(options_element.attrib) if options_element is not None else {}
+    if dc is not None and flag(dc, "mixed_version"):
+        options["mixed_version"] = "true"
+    nodes = [_node(n, source) for n in root.iterfind("nodes/node")]
+    fence_history = root.find("fence_history")
     cluster = ClusterStatus(
         "pacemaker",
         source,
         quorate=flag(dc, "with_quorum") if dc_present else None,
-        dc=dc.get("name") if dc_present else None,
-        dc_known=True,
-        nodes=[_node(n, source) for n in root.iterfind("nodes/node")],
+        dc=(dc.get("name") or dc.get("id") or "unnamed") if dc_present else None,
+        dc_known=dc is not None,
+        nodes=nodes,
         nodes_are_configured=True,
+        options=options,
+        quorum_known=dc is not None,
+        fence_history=[_fence_event(e) for e in fence_history.iterfind("fence_event")]
+        if fence_history is not None
+        else None,
     )
-    services = ServicesStatus(source, "pacemaker")
+    services = ServicesStatus(source, "pacemaker", options=options)
+    for node in nodes:
+        if node.unclean:
+            services.unclean_nodes.append(node.name)
+        elif not node.member or node.standby:
+            services.unavailable_nodes.append(node.name)
+        else:
+            services.online_nodes.append(node.name)
+    services.tickets = [
+        Ticket(t.get("id", "?"), t.get("status", ""), flag(t, "standby"), t.get("last-granted", ""))
+        for t in root.iterfind("tickets/ticket")
+    ]
     fail_counts = _fail_counts(root, source)
+    thresholds = _migration_thresholds(root, source)
     resources = root.find("resources")
     for element in resources if resources is not None else []:
         services.services.extend(_services(element, fail_counts, source))
+    # crm_mon --group-by-node (and 1.1 output of that layout): the active resources are
+    # only nested under <nodes>, one element per node; <resources> keeps the inactive ones.
+    nested = [
+        s
+        for node in root.iterfind("nodes/node")
+        for element in node
+        if element.tag in ("resource", "group", "clone", "bundle")
+        for s in _services(element, fail_counts, source)
+    ]
+    services.services = _merge_nested(services.services, nested)
+    for service in services.services:
+        service.migration_threshold = dict(thresholds.get(service.name, {}))
+        for member in service.members:
+            for node, value in thresholds.get(member, {}).items():
+                service.migration_threshold.setdefault(node, value)
     for failure in root.iterfind("failures/failure"):
         op_key = failure.get("op_key", "")
         services.failures.append(
@@ -89,7 +131,70 @@ def _node(element, source: str) -> ClusterNode:
         unclean=flag(element, "unclean"),
         pending=flag(element, "pending"),
         is_dc=flag(element, "is_dc"),
+        shutdown=flag(element, "shutdown"),
+        node_type=element.get("type", ""),
+        container=element.get("id_as_resource", ""),
+        feature_set=element.get("feature_set", ""),
     )
+
+
+def _fence_event(element) -> FenceEvent:
+    return FenceEvent(
+        element.get("target", "?"),
+        element.get("action", ""),
+        element.get("status", ""),
+        delegate=element.get("delegate", ""),
+        origin=element.get("origin", ""),
+        client=element.get("client", ""),
+        completed=element.get("completed", ""),
+        exit_reason=element.get("exit-reason", "") or element.get("exit_reason", ""),
+    )
+
+
+def _migration_thresholds(root, source: str) -> dict[str, dict[str, int]]:
+    found: dict[str, dict[str, int]] = {}
+    for node in root.iterfind("node_history/node"):
+        for history in node.iterfind("resource_history"):
+            value = history.get("migration-threshold")
+            if value is None or not value.isdigit():
+                continue  # INFINITY or absent: no threshold
+            rsc = history.get("id", "").split(":", 1)[0]
+            found.setdefault(rsc, {})[node.get("name", "?")] = int(value)
+    return found
+
+
+def _merge_nested(top: list[Service], nested: list[Service]) -> list[Service]:
+    """One service per id: the same resource listed under several nodes is one clone-like
+    service active on all of them (the nested layout drops the clone wrapper)."""
+    if not nested:
+        return top
+    by_name: dict[str, Service] = {}
+    order: list[Service] = []
+    for service in nested:
+        known = by_name.get(service.name)
+        if known is None:
+            by_name[service.name] = service
+            order.append(service)
+            continue
+        if known.kind == "primitive" and len(service.nodes) > 1:
+            continue  # one multiply-active primitive, listed under each of its nodes
+        if known.kind == "primitive":
+            known.kind = "clone"
+            known.flags = [known.state]
+            known.members = [known.name]
+        known.nodes = sorted({*known.nodes, *service.nodes})
+        known.promoted_nodes = sorted({*known.promoted_nodes, *service.promoted_nodes})
+        known.flags = sorted({*known.flags, service.state})
+        if any(f in PROMOTED_ROLES or f in ("Unpromoted", "Slave") for f in known.flags):
+            known.kind = "promotable"
+        known.state = "Started" if known.nodes else known.state
+        known.failed = known.failed or service.failed
+        known.blocked = known.blocked or service.blocked
+        known.managed = known.managed and service.managed
+    for service in top:
+        if service.name not in by_name:
+            order.append(service)
+    return order
 
 
 def _resource_of(op_key: str, task: str) -> str:
@@ -130,6 +235,8 @@ def _primitive(element, fail_counts) -> Service:
         nodes=nodes if role in ACTIVE_ROLES else [],
         promoted_nodes=nodes if role in PROMOTED_ROLES else [],
         fail_counts=dict(fail_counts.get(rid, {})),
+        orphaned=flag(element, "orphaned"),
+        failure_ignored=flag(element, "failure_ignored"),
     )
 
 
@@ -139,7 +246,9 @@ def _services(element, fail_counts, source: str, depth: int = 0) -> list[Service
         return [_primitive(element, fail_counts)]
     if element.tag == "group":
         return [s for child in element for s in _services(child, fail_counts, source, depth + 1)]
-    if element.tag in ("clone", "bundle"):
+    if element.tag == "bundle":
+        return [_bundle(element, fail_counts, source, depth)]
+    if element.tag == "clone":
         members = [
             s
             for child in element
@@ -177,6 +286,50 @@ def _services(element, fail_counts, source: str, depth: int = 0) -> list[Service
                 fail_counts=counts,
                 flags=states,
                 members=sorted({m.name for m in members}),
+                orphaned=any(m.orphaned for m in members),
+                failure_ignored=flag(element, "failure_ignored")
+                or any(m.failure_ignored for m in members),
             )
         ]
     return []
+
+
+def _bundle(element, fail_counts, source: str, depth: int) -> Service:
+    """A bundle: replicas, each a container (and its IP, remote connection, and the bundled
+    resource). A replica runs where its container runs."""
+    replicas: list[tuple[str, str]] = []
+    members: list[Service] = []
+    for replica in element.iterfind("replica"):
+        parts = [
+            s
+            for child in replica
+            if child.tag in ("resource", "group")
+            for s in _services(child, fail_counts, source, depth + 1)
+        ]
+        members += parts
+        container = next(
+            (p for p in parts if p.agent.split(":")[-1] in ("docker", "podman", "rkt")), None
+        )
+        where = container.nodes[0] if container and container.nodes else ""
+        replicas.append((replica.get("id", "?"), where))
+    running = sorted({where for _, where in replicas if where})
+    counts: dict[str, int] = {}
+    for member in members:
+        for node, count in member.fail_counts.items():
+            counts[node] = max(counts.get(node, 0), count)
+    return Service(
+        element.get("id", "?"),
+        "bundle",
+        "Started" if running else "Stopped",
+        agent=f"bundle:{element.get('type', '')}",
+        target_role=next((m.target_role for m in members if m.target_role), None),
+        managed=(flag(element, "managed") if element.get("managed") else True)
+        and all(m.managed for m in members),
+        failed=flag(element, "failed") or any(m.failed for m in members),
+        blocked=any(m.blocked for m in members),
+        nodes=running,
+        fail_counts=counts,
+        flags=sorted({m.state for m in members}),
+        members=sorted({m.name for m in members}),
+        replicas=replicas,
+    )

@@ -66,18 +66,31 @@ def _number(value: str | None, source: str) -> int | None:
     return integer(m.group(1), source)
 
 
+_QDEVICE_VOTES = re.compile(r"\(votes (\d+)\)\s*$")
+
+
 def _member(line: str, qdevice_column: bool, source: str, lineno: int) -> ClusterNode:
     words = line.split()
     local = "(local)" in words
     words = [w for w in words if w != "(local)"]
     if len(words) < 3 or not is_count(words[0]) or not is_count(words[1]):
         raise ParseError(source, f"not a membership row: {line.strip()[:60]!r}", lineno)
-    node_id, votes, name = int(words[0]), int(words[1]), words[-1]
+    node_id, votes = int(words[0]), int(words[1])
+    if node_id == 0:
+        # The quorum device row: `0  1  Qdevice`, or `0  0  Qdevice (votes 1)` when this
+        # node's qdevice does not cast its vote. Never a node.
+        rest = line.split(None, 2)[2]
+        would = _QDEVICE_VOTES.search(rest)
+        name = rest[: would.start()].strip() if would else rest.strip()
+        return ClusterNode(
+            name or "Qdevice",
+            0,
+            member=votes > 0,
+            votes=votes,
+            qdisk=True,
+            qdevice_votes=int(would.group(1)) if would else votes,
+        )
+    flags = words[2].split(",") if qdevice_column and len(words) > 3 else []
     return ClusterNode(
-        name,
-        node_id,
-        member=True,
-        local=local,
-        votes=votes,
-        qdisk=node_id == 0 and name == "Qdevice",
+        words[-1], node_id, member=True, local=local, votes=votes, qdevice_flags=flags
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kvmcluster.model.cluster import ClusterNode, ClusterStatus
+from kvmcluster.model.cluster import ClusterLink, ClusterNode, ClusterStatus, FenceEvent
 from kvmcluster.model.findings import Finding, Perf, Report, State, Verdict
 from kvmcluster.model.record import record
 
@@ -46,10 +46,24 @@ def _quorum_finding(status: ClusterStatus) -> Finding | None:
 
 def _node_finding(node: ClusterNode, policy: ClusterPolicy) -> Finding:
     verdict = Verdict()
-    if node.qdisk:
+    if node.qdisk and node.qdevice_votes is not None:
+        label = "qdevice"
+        if not node.member:
+            verdict.add(
+                State.WARNING,
+                f"qdevice {node.name} not voting (0 of {node.qdevice_votes} "
+                f"vote{'s' if node.qdevice_votes != 1 else ''}: corosync-qdevice-tool -sv)",
+            )
+    elif node.qdisk:
         if not node.member:
             verdict.add(State.WARNING, f"quorum disk {node.name} offline")
         label = "quorum disk"
+    elif node.container:
+        # A guest node (a VM or bundle replica run as a resource): its state is the state of
+        # that resource, judged by check_cluster_services; not a missing cluster member.
+        label = f"guest node (resource {node.container})"
+        if node.unclean:
+            verdict.add(State.CRITICAL, "UNCLEAN (needs fencing)")
     else:
         label = "node"
         if node.unclean:
@@ -62,6 +76,8 @@ def _node_finding(node: ClusterNode, policy: ClusterPolicy) -> Finding:
             verdict.add(State.WARNING, "member but not in cluster.conf")
         if node.pending:
             verdict.add(State.WARNING, "pending (joining)")
+        if node.shutdown and node.member:
+            verdict.add(State.WARNING, "shutting down")
         if node.standby:
             verdict.add(State.WARNING, "standby")
         if node.maintenance:
@@ -75,6 +91,8 @@ def _node_finding(node: ClusterNode, policy: ClusterPolicy) -> Finding:
         facts.append(f"id {node.node_id}")
     if node.votes is not None:
         facts.append(f"{node.votes} vote{'s' if node.votes != 1 else ''}")
+    if node.qdevice_flags and "NV" in node.qdevice_flags:
+        facts.append(f"qdevice {','.join(node.qdevice_flags)}")
     item = "" if node.qdisk else node.name  # the quorum disk is not counted as a node
     return verdict.finding(item, f"{label} {node.name}: {', '.join(facts)}")
 
@@ -94,6 +112,17 @@ def evaluate(status: ClusterStatus, policy: ClusterPolicy) -> Report:
     quorum = _quorum_finding(status)
     if quorum:
         report.findings.append(quorum)
+    elif not status.quorum_known:
+        report.findings.append(
+            Finding(
+                "",
+                State.UNKNOWN,
+                (
+                    f"quorum and DC not shown in {status.source} (crm_mon without <summary>): "
+                    "add --quorumtool-file or capture crm_mon without --exclude",
+                ),
+            )
+        )
     if status.dc_known and status.dc is None:
         report.findings.append(
             Finding("", State.WARNING, ("no DC elected (cluster still forming?)",))
@@ -114,6 +143,13 @@ def evaluate(status: ClusterStatus, policy: ClusterPolicy) -> Report:
                 (f"{online_count} of {expected} expected nodes are members",),
             )
         )
+    else:
+        report.findings += _missing_votes(status, policy)
+    report.findings += _link_findings(status)
+    report.findings += _fencing_findings(status.fence_history or [])
+    report.findings += _option_findings(status)
+    if not report.findings and status.links:
+        report.findings.append(Finding("", State.OK, (), "links: all connected"))
     if not report.findings:
         report.findings.append(
             Finding("", State.UNKNOWN, (f"no quorum or node data in {status.source}",))
@@ -128,7 +164,16 @@ def evaluate(status: ClusterStatus, policy: ClusterPolicy) -> Report:
         summary += f", DC {status.dc}"
     votes = _votes(status)
     report.ok_summary = summary + (f", {votes}" if votes else "")
-    report.perfdata += [Perf("nodes_online", online_count, "", "", "", 0, total or None)]
+    if status.links:
+        knet = any(link.peers for link in status.links)
+        noun = "link" if knet or any(link.transport for link in status.links) else "ring"
+        count = len(status.links)
+        what = f"{count} {noun}{'s' if count != 1 else ''} {'connected' if knet else 'up'}"
+        if not nodes and status.quorate is None and status.member_count is None:
+            links = ", ".join(str(link.link_id) for link in status.links)
+            report.ok_summary = f"corosync {what} ({noun} {links})"
+    if nodes or status.member_count is not None or not status.links:
+        report.perfdata += [Perf("nodes_online", online_count, "", "", "", 0, total or None)]
     if configured is not None:
         report.perfdata.append(Perf("nodes_configured", configured, "", "", "", 0))
     for label, value in (
@@ -140,4 +185,197 @@ def evaluate(status: ClusterStatus, policy: ClusterPolicy) -> Report:
             report.perfdata.append(Perf(label, value, "", "", "", 0))
     if status.quorate is not None:
         report.perfdata.append(Perf("quorate", int(status.quorate), "", "", "1:", 0, 1))
+    if status.links:
+        up = sum(1 for link in status.links if _link_up(link))
+        report.perfdata.append(Perf("links_up", up, "", "", "1:", 0, len(status.links)))
     return report
+
+
+def _missing_votes(status: ClusterStatus, policy: ClusterPolicy) -> list[Finding]:
+    """Quorate although a voter is missing: with two_node the survivor keeps quorum alone,
+    so `Quorate: Yes` hides a lost peer. The qdevice's own missing vote is its finding."""
+    if not status.quorate or status.expected_votes is None or status.total_votes is None:
+        return []
+    qdevice_missing = sum(
+        (n.qdevice_votes or 0) - (n.votes or 0)
+        for n in status.nodes
+        if n.qdisk and n.qdevice_votes is not None
+    )
+    missing = status.expected_votes - status.total_votes - max(qdevice_missing, 0)
+    if missing <= 0:
+        return []
+    if status.nodes_are_configured and any(
+        not n.member and not n.qdisk for n in status.cluster_nodes
+    ):
+        return []  # the offline node says it already
+    state = State.WARNING if policy.offline_warning else State.CRITICAL
+    votes = f"{status.total_votes} of {status.expected_votes} votes"
+    if "2Node" in status.flags:
+        text = f"quorate only through two_node ({votes}): the peer is lost"
+    else:
+        text = f"{missing} vote{'s' if missing != 1 else ''} missing ({votes}): a node is lost"
+    return [Finding("", state, (text,))]
+
+
+def _link_up(link: ClusterLink) -> bool:
+    if link.faulty:
+        return False
+    peers = [p for p in link.peers if p.status != "localhost"]
+    if peers and all(p.node_id < 0 for p in peers):
+        # positional layouts list this node too, connected to itself: one more needed
+        return sum(1 for p in peers if p.up) >= min(2, len(peers))
+    return not peers or any(p.up for p in peers)
+
+
+def _peer_name(node_id: int, status: ClusterStatus) -> str:
+    if node_id < 0:  # the -b layout: position in the node list
+        return f"node #{-node_id}"
+    for node in status.nodes:
+        if node.node_id == node_id and not node.qdisk:
+            return node.name
+    return f"node {node_id}"
+
+
+def _link_findings(status: ClusterStatus) -> list[Finding]:
+    """corosync-cfgtool -s: one link (ring) of several down is lost redundancy (WARNING);
+    a peer that no link reaches, or every ring faulty, is CRITICAL."""
+    links = status.links
+    if not links:
+        return []
+    findings: list[Finding] = []
+    rings = [link for link in links if not link.peers]
+    faulty = [link for link in rings if link.faulty]
+    if faulty:
+        state = State.CRITICAL if len(faulty) == len(rings) else State.WARNING
+        names = ", ".join(f"ring {r.link_id} ({r.address})" for r in faulty)
+        findings.append(
+            Finding(
+                "",
+                state,
+                (f"{names} FAULTY: corosync-cfgtool -r once the network is fixed",),
+            )
+        )
+    for link in links:
+        peers = (
+            ", ".join(f"{_peer_name(p.node_id, status)} {p.status}" for p in link.peers)
+            or link.status
+        )
+        kind = "ring" if not link.peers and link.status and "ring" in link.status else "link"
+        transport = f" {link.transport}" if link.transport else ""
+        findings.append(
+            Finding("", State.OK, (), f"{kind} {link.link_id}{transport} {link.address}: {peers}")
+        )
+    knet = [link for link in links if link.peers]
+    peer_ids = sorted({p.node_id for link in knet for p in link.peers if p.status != "localhost"})
+    for peer in peer_ids:
+        seen = [(link, p) for link in knet for p in link.peers if p.node_id == peer]
+        down = [(link, p) for link, p in seen if not p.up]
+        if not down:
+            continue
+        name = _peer_name(peer, status)
+        which = ", ".join(f"link {link.link_id} ({link.address})" for link, _ in down)
+        if len(down) == len(seen):
+            text = f"{name} unreachable: every link down ({which})"
+            findings.append(Finding("", State.CRITICAL, (text,)))
+        else:
+            statuses = {p.status for _, p in down}
+            how = "down" if statuses == {"disconnected"} else "/".join(sorted(statuses))
+            findings.append(
+                Finding("", State.WARNING, (f"{which} {how} to {name} (redundancy lost)",))
+            )
+    return findings
+
+
+def _fencing_findings(history: list[FenceEvent]) -> list[Finding]:
+    """crm_mon lists fencing history newest first. A failure or a pending action that no
+    later success on the same target superseded is CRITICAL: the target's state is unknown
+    and the cluster blocks its resources. Superseded failures stay in the history until
+    `stonith_admin --cleanup --history TARGET`: a WARNING saying so."""
+    findings: list[Finding] = []
+    targets: dict[str, list[FenceEvent]] = {}
+    for event in history:
+        targets.setdefault(event.target, []).append(event)
+    for target, events in targets.items():
+        succeeded = False
+        open_events: list[FenceEvent] = []
+        superseded = 0
+        for event in events:  # newest first
+            if event.status == "success":
+                succeeded = True
+            elif event.status in ("failed", "pending") or event.status not in ("", "success"):
+                if succeeded and event.status != "pending":
+                    superseded += 1
+                elif not succeeded:
+                    open_events.append(event)
+        pending = [e for e in open_events if e.status == "pending"]
+        failed = [e for e in open_events if e.status != "pending"]
+        if pending:
+            event = pending[0]
+            by = f" by {event.delegate or event.origin}" if event.delegate or event.origin else ""
+            after = ""
+            if failed:
+                after = f" after {len(failed)} failed attempt{'s' if len(failed) != 1 else ''}"
+                reason = next((e.exit_reason for e in failed if e.exit_reason), "")
+                after += f" ({reason})" if reason else ""
+            findings.append(
+                Finding(
+                    "",
+                    State.CRITICAL,
+                    (
+                        f"fencing of {target} pending ({event.action}{by}){after}: its "
+                        "resources are blocked until it completes",
+                    ),
+                )
+            )
+        elif failed:
+            event = failed[0]
+            reason = next((e.exit_reason for e in failed if e.exit_reason), "")
+            by = f" by {event.delegate}" if event.delegate else ""
+            when = f" at {event.completed}" if event.completed else ""
+            count = f" ({len(failed)} attempts)" if len(failed) > 1 else ""
+            text = f"fencing of {target} failed{count}: {event.action}{by}{when}"
+            if reason:
+                text += f" ({reason})"
+            findings.append(Finding("", State.CRITICAL, (text,)))
+        if superseded and not open_events:
+            findings.append(
+                Finding(
+                    "",
+                    State.WARNING,
+                    (
+                        f"{superseded} failed fencing action{'s' if superseded != 1 else ''} on "
+                        f"{target} superseded by a later success "
+                        f"(stonith_admin --cleanup --history {target})",
+                    ),
+                )
+            )
+    return findings
+
+
+def _option_findings(status: ClusterStatus) -> list[Finding]:
+    """Cluster-wide Pacemaker options that stop it from protecting anything."""
+    options = status.options
+    findings: list[Finding] = []
+    if options.get("maintenance-mode", "").lower() == "true":
+        findings.append(
+            Finding("", State.WARNING, ("maintenance-mode=true: no resource is managed",))
+        )
+    if options.get("stop-all-resources", "").lower() == "true":
+        findings.append(
+            Finding("", State.WARNING, ("stop-all-resources=true: every resource is stopped",))
+        )
+    members = [n for n in status.cluster_nodes if n.member and n.node_type in ("", "member")]
+    sets = {n.feature_set for n in members if n.feature_set}
+    if options.get("mixed_version") == "true" or len(sets) > 1:
+        versions = ", ".join(f"{n.name} {n.feature_set}" for n in members if n.feature_set)
+        findings.append(
+            Finding(
+                "",
+                State.WARNING,
+                (
+                    f"mixed Pacemaker versions ({versions or 'feature sets differ'}): "
+                    "finish the rolling upgrade",
+                ),
+            )
+        )
+    return findings

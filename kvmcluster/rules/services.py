@@ -28,7 +28,7 @@ class ServicesPolicy:
     exclude: list[str] = factory(list)
     ignore_disabled: bool = False
     failcount_warning: int = 1
-    promoted: int = 1
+    promoted: int | None = None  # None: the clone's promoted-max from the CIB, else 1
 
 
 def _names(service: Service) -> set[str]:
@@ -65,33 +65,83 @@ def _pacemaker(
     policy: ServicesPolicy,
     failures: list[FailedAction],
     leftovers: list[LocationConstraint],
+    status: ServicesStatus | None = None,
 ) -> Finding:
     verdict = Verdict()
+    status = status or ServicesStatus("", "pacemaker")
     disabled = (service.target_role or "").lower() == "stopped"
     if service.failed:
         verdict.add(State.CRITICAL, "failed")
     if service.blocked:
         verdict.add(State.CRITICAL, "blocked (crm_resource --cleanup after fixing the cause)")
+    if service.kind == "primitive" and len(service.nodes) > 1:
+        verdict.add(
+            State.CRITICAL,
+            f"active on {len(service.nodes)} nodes at once ({', '.join(service.nodes)})",
+        )
+    unclean = [n for n in service.nodes if n in status.unclean_nodes]
+    if unclean:
+        verdict.add(
+            State.CRITICAL,
+            f"state unknown on UNCLEAN {', '.join(unclean)} (until fencing succeeds)",
+        )
     if not service.nodes:
         if disabled:
             if not policy.ignore_disabled:
                 verdict.add(State.WARNING, "disabled (target-role Stopped)")
+        elif status.options.get("stop-all-resources", "").lower() == "true":
+            verdict.add(State.WARNING, "stopped by the cluster option stop-all-resources=true")
+        elif _fencing_node_away(service, status):
+            away = ", ".join(status.unavailable_nodes)
+            verb = "is" if len(status.unavailable_nodes) == 1 else "are"
+            verdict.add(
+                State.WARNING,
+                f"stopped while {away} {verb} offline or in standby (fencing redundancy degraded)",
+            )
         else:
             verdict.add(State.CRITICAL, "stopped although it should run")
+    if service.kind == "bundle" and service.nodes:
+        stopped = [r for r, where in service.replicas if not where]
+        if stopped:
+            verdict.add(
+                State.WARNING,
+                f"replica {', '.join(stopped)} stopped "
+                f"({len(service.replicas) - len(stopped)} of {len(service.replicas)} running)",
+            )
     if service.kind == "promotable" and service.nodes and not disabled:
         promoted = len(service.promoted_nodes)
-        if promoted < policy.promoted:
+        expected = policy.promoted
+        if expected is None:
+            expected = status.promoted_max.get(service.name, 1)
+        if promoted < expected:
             where = f" ({', '.join(service.promoted_nodes)})" if promoted else ""
             verdict.add(
                 State.CRITICAL,
                 f"promoted on {promoted} node{'s' if promoted != 1 else ''}"
-                f"{where}, expected {policy.promoted}",
+                f"{where}, expected {expected}",
             )
+    if service.orphaned and service.nodes:
+        verdict.add(State.WARNING, "orphaned (no longer configured) but still active")
+    if service.failure_ignored:
+        verdict.add(State.WARNING, "a failure was ignored (on-fail=ignore)")
     if not service.managed:
         verdict.add(State.WARNING, "unmanaged")
     for node, count in sorted(service.fail_counts.items()):
-        if count >= policy.failcount_warning:
-            shown = "INFINITY" if count >= 1000000 else str(count)
+        threshold = service.migration_threshold.get(node, 0)
+        shown = "INFINITY" if count >= 1000000 else str(count)
+        if 0 < threshold < 1000000 and count >= threshold:
+            verdict.add(
+                State.WARNING,
+                f"fail-count {shown} on {node} reached migration-threshold {threshold} "
+                f"(banned there until crm_resource --cleanup -r {service.name} -N {node})",
+            )
+        elif 0 < threshold < 1000000 and count == threshold - 1:
+            verdict.add(
+                State.WARNING,
+                f"fail-count {shown} on {node}, one below migration-threshold {threshold} "
+                "(the next failure moves it)",
+            )
+        elif count >= policy.failcount_warning:
             verdict.add(State.WARNING, f"fail-count {shown} on {node}")
     for failure in failures:
         why = failure.exit_reason or failure.exit_status
@@ -141,7 +191,9 @@ def evaluate(status: ServicesStatus, policy: ServicesPolicy) -> Report:
             for c in status.constraints or []
             if c.resource == service.name and c.id.startswith(LEFTOVER_PREFIXES)
         ]
-        report.findings.append(_pacemaker(service, policy, failures, leftovers))
+        report.findings.append(_pacemaker(service, policy, failures, leftovers, status))
+    if status.manager == "pacemaker":
+        report.findings += _cluster_wide(status, services)
     for failure in status.failures:  # failures of resources no longer configured
         if (
             failure.resource not in known
@@ -182,6 +234,66 @@ def evaluate(status: ServicesStatus, policy: ServicesPolicy) -> Report:
     report.noun = noun
     report.ok_summary = f"{len(services)} {noun} OK ({started} started)"
     return report
+
+
+def _fencing_node_away(service: Service, status: ServicesStatus) -> bool:
+    """A stopped fencing device whose allowed nodes are all offline or in standby: lost
+    redundancy, not a device that fails to start. With the location constraints known
+    (cibadmin -Q, crm_mon <bans>), the online nodes must all be banned for it."""
+    if not service.agent.startswith("stonith:") or not status.unavailable_nodes:
+        return False
+    if status.constraints is None:
+        return True
+    banned = {
+        c.node
+        for c in status.constraints
+        if c.resource == service.name and c.score.strip().startswith("-")
+    }
+    return all(node in banned for node in status.online_nodes)
+
+
+def _cluster_wide(status: ServicesStatus, services: list[Service]) -> list[Finding]:
+    findings: list[Finding] = []
+    if status.options.get("stonith-enabled", "").lower() == "false":
+        vms = [s for s in services if s.agent.endswith(":VirtualDomain") and s.nodes]
+        dual = [s for s in services if s.kind == "promotable" and len(s.promoted_nodes) > 1]
+        what = []
+        if dual:
+            what.append(f"dual-primary {', '.join(s.name for s in dual)}")
+        if vms:
+            what.append(f"{len(vms)} VM{'s' if len(vms) != 1 else ''}")
+        if what:
+            findings.append(
+                Finding(
+                    "",
+                    State.WARNING,
+                    (
+                        f"stonith-enabled=false with {' and '.join(what)}: a split brain can "
+                        "run them on both nodes (configure fencing)",
+                    ),
+                )
+            )
+    for ticket in status.tickets:
+        if ticket.status != "granted":
+            findings.append(
+                Finding(
+                    "",
+                    State.WARNING,
+                    (
+                        f"ticket {ticket.id} {ticket.status} (resources that need it stay "
+                        "stopped here)",
+                    ),
+                )
+            )
+        elif ticket.standby:
+            findings.append(
+                Finding(
+                    "",
+                    State.WARNING,
+                    (f"ticket {ticket.id} in standby (resources that need it are stopped)",),
+                )
+            )
+    return findings
 
 
 def _member_names(service: Service) -> set[str]:

@@ -137,6 +137,15 @@ def _evaluate_vm(
                 State.CRITICAL,
                 f"the cluster says {_names(cluster_nodes)}, libvirt says {_names(running_on)}",
             )
+    unclean = services.unclean_nodes if services is not None else []
+    if cluster_nodes and all(c in unclean for c in cluster_nodes):
+        elsewhere = [r for r in running_on if r not in unclean]
+        if not elsewhere:
+            verdict.add(
+                State.CRITICAL,
+                f"reported only on UNCLEAN {_names(cluster_nodes)}: its state is unknown "
+                "until fencing succeeds",
+            )
     if not active and not cluster_nodes and not disabled and not unreachable:
         verdict.add(State.CRITICAL, "not running anywhere although it should (autostart)")
     if vm.restricted and vm.preferred:

@@ -12,6 +12,7 @@ CMAN_NODES_ARGV = ["cman_tool", "nodes"]
 CLUSTAT_ARGV = ["clustat", "-x"]
 CRM_MON_ARGV = ["crm_mon", "--output-as=xml", "-1"]
 QUORUMTOOL_ARGV = ["corosync-quorumtool", "-s"]
+CFGTOOL_ARGV = ["corosync-cfgtool", "-s"]
 CIB_ARGV = ["cibadmin", "-Q"]
 CLUSTAT_HINT = "clustat hangs while the DLM is stuck or rgmanager is hung"
 
@@ -58,6 +59,7 @@ def load_cluster_status(
     clustat_file: str | None = None,
     quorumtool_file: str | None = None,
     crm_mon_file: str | None = None,
+    cfgtool_file: str | None = None,
     sudo: bool = False,
 ) -> ClusterStatus:
     parts: list[ClusterStatus] = []
@@ -81,6 +83,10 @@ def load_cluster_status(
         from kvmcluster.parsers.quorumtool import parse_quorumtool
 
         parts.append(parse_quorumtool(*_file(quorumtool_file, "--quorumtool-file")))
+    if cfgtool_file:
+        from kvmcluster.parsers.cfgtool import parse_cfgtool
+
+        parts.append(parse_cfgtool(*_file(cfgtool_file, "--cfgtool-file")))
     if not parts:
         parts = _live_cluster_status(detect_stack() if stack == "auto" else stack, sudo)
     return merge_status(parts)
@@ -99,12 +105,19 @@ def _live_cluster_status(stack: str, sudo: bool) -> list[ClusterStatus]:
 
     # corosync-quorumtool exits 2 when the partition is not quorate: still an answer.
     quorum = parse_quorumtool(run_stack_tool(QUORUMTOOL_ARGV, sudo, COROSYNC_DOWN, ok=(0, 2)))
-    if stack == "corosync" or not quorum.running:
+    if not quorum.running:
         return [quorum]
+    from kvmcluster.parsers.cfgtool import NOT_RUNNING as CFG_DOWN
+    from kvmcluster.parsers.cfgtool import parse_cfgtool
+
+    # corosync 3.0 exits 1 when a link is not connected: still an answer.
+    links = parse_cfgtool(run_stack_tool(CFGTOOL_ARGV, sudo, CFG_DOWN, ok=(0, 1)))
+    if stack == "corosync":
+        return [quorum, links]
     from kvmcluster.parsers.crm_mon import parse_crm_mon
 
     crm = parse_crm_mon(run_stack_tool(CRM_MON_ARGV, sudo, (), ok=(0, 102)))[0]
-    return [crm, quorum]
+    return [crm, quorum, links]
 
 
 def load_services(
@@ -125,8 +138,11 @@ def load_services(
         services = parse_crm_mon(*_file(crm_mon_file, "--crm-mon-file"))[1]
         if cib_file:
             from kvmcluster.parsers.cib import parse_cib_constraints
+            from kvmcluster.parsers.cib_meta import parse_cib_promoted_max
 
-            services.constraints = parse_cib_constraints(*_file(cib_file, "--cib-file"))
+            text, label = _file(cib_file, "--cib-file")
+            services.constraints = parse_cib_constraints(text, label)
+            services.promoted_max = parse_cib_promoted_max(text, label)
         return services
     stack = detect_stack() if stack == "auto" else stack
     if stack == "cman":
@@ -141,5 +157,9 @@ def load_services(
 
     services = parse_crm_mon(run_stack_tool(CRM_MON_ARGV, sudo, (), ok=(0, 102)))[1]
     if services.running:
-        services.constraints = parse_cib_constraints(run_stack_tool(CIB_ARGV, sudo, ()))
+        from kvmcluster.parsers.cib_meta import parse_cib_promoted_max
+
+        cib = run_stack_tool(CIB_ARGV, sudo, ())
+        services.constraints = parse_cib_constraints(cib)
+        services.promoted_max = parse_cib_promoted_max(cib)
     return services
