@@ -41,6 +41,7 @@ class Capture:
         self._temporary = None
         if os.path.isdir(path):
             self.dir = path
+            _refuse_links(path)
         elif os.path.isfile(path):
             self._temporary = tempfile.TemporaryDirectory(prefix="kvmcluster-capture-")
             try:
@@ -117,6 +118,20 @@ class Capture:
     def close(self) -> None:
         if self._temporary is not None:
             self._temporary.cleanup()
+
+
+def _refuse_links(directory: str) -> None:
+    """A capture directory holds regular files and directories only: a link (to /etc/shadow,
+    say) would make status read, and perhaps quote, a file of this host."""
+    for top, dirs, files in os.walk(directory):
+        for name in dirs + files:
+            path = os.path.join(top, name)
+            if os.path.islink(path) or not (os.path.isfile(path) or os.path.isdir(path)):
+                shown = os.path.relpath(path, directory)
+                raise SourceError(
+                    f"capture {directory}: {shown[:80]!r} is a link or a special file: a capture "
+                    "holds regular files only (links are not followed)"
+                )
 
 
 def _unpack(archive: str, target: str) -> str:

@@ -113,6 +113,18 @@ def test_a_capture_naming_a_file_outside_prints_nothing_of_it(tmp_path, outside_
     ), text
 
 
+@pytest.mark.parametrize("name", ["ps.txt", "libvirt-node06.xml", "drbd.d/r0.res"])
+def test_a_capture_directory_with_a_link_is_refused(tmp_path, outside_file, name):
+    capture = hostile_capture(tmp_path, "links", "<node/>")
+    (capture / name).parent.mkdir(exist_ok=True)
+    (capture / name).unlink(missing_ok=True)
+    (capture / name).symlink_to(outside_file)
+    run = run_plugin("kvmcluster", "status", "--from", str(capture))
+    assert run.returncode == 3
+    assert SECRET not in run.stdout + run.stderr
+    assert "is a link or a special file" in run.stderr
+
+
 def test_the_file_reference_is_named_as_what_it_is(tmp_path, outside_file):
     capture = hostile_capture(tmp_path, "ref", hostile_files(outside_file)["domain-file-outside"])
     run = run_plugin("kvmcluster", "status", "-v", "--from", str(capture))
