@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import os
 import random
@@ -40,8 +41,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
 CAPTURES = REPO / "examples" / "captures"
-TIMEOUT = 3  # the -t of every run
+TIMEOUT = 3  # the -t of every run that has one (plugins, status, lint)
 SLACK = 1.0  # a run may take -t + SLACK seconds
+NO_T_LIMIT = 10.0  # import and generate have no -t: they may take this long
 
 ENTRY_POINTS = {
     "check_drbd": "kvmcluster.checks.drbd",
@@ -65,6 +67,7 @@ NODES = ["--cman-nodes-file", fx("cman-tool-nodes_both-members.txt")]
 STATUS = ["--cman-status-file", fx("cman-tool-status_quorate-two-node.txt")]
 CRM = ["--crm-mon-file", fx("crm-mon_seed-healthy.xml")]
 CIB = ["--cib-file", fx("cib_seed-healthy.xml")]
+QUORUMTOOL = ["--quorumtool-file", fx("corosync-quorumtool_3-quorate.txt")]
 CLUSTAT = ["--clustat-file", fx("clustat-x_411-all-started.xml")]
 CONF = ["--cluster-conf", fx("cluster-conf_seed-fixed.conf")]
 VGS = ["--vgs-file", fx("vgs_rhel6-clustered-on-drbd.txt")]
@@ -86,6 +89,7 @@ PLUGIN_TARGETS = [
     ("check_cluster", "--clustat-file", "clustat-x_", []),
     ("check_cluster", "--quorumtool-file", "corosync-quorumtool_", CRM),
     ("check_cluster", "--crm-mon-file", "crm-mon_", []),
+    ("check_cluster", "--cfgtool-file", "corosync-cfgtool_", QUORUMTOOL),
     ("check_cluster_services", "--clustat-file", "clustat-x_", []),
     ("check_cluster_services", "--crm-mon-file", "crm-mon_", CIB),
     ("check_cluster_services", "--cib-file", "cib_", CRM),
@@ -380,7 +384,8 @@ def build_case(number: int, seed: int, inputs: Inputs, work: Path) -> Case:
     kind = rng.choices(["plugin", "status", "lint", "import", "generate"], [70, 12, 10, 4, 4])[0]
     case_dir = work / f"case-{number}"
     if kind == "plugin":
-        program, option, prefix, fixed = rng.choice(PLUGIN_TARGETS)
+        targets = [t for t in PLUGIN_TARGETS if inputs.matching(t[2])]  # fixtures not yet there
+        program, option, prefix, fixed = rng.choice(targets)
         original = rng.choice(inputs.matching(prefix))
         data, applied = mutate(rng, original.read_bytes())
         path = case_dir / original.name
@@ -432,7 +437,7 @@ def build_case(number: int, seed: int, inputs: Inputs, work: Path) -> Case:
         data, applied = mutate(rng, original.read_bytes())
         path = case_dir / original.name
         if kind == "lint":
-            argv = ["lint", option, str(path)]
+            argv = ["lint", option, str(path), "-t", str(TIMEOUT)]
         else:
             base = {
                 "--cluster-conf": fx("cluster-conf_seed-fixed.conf"),
@@ -463,12 +468,16 @@ def build_case(number: int, seed: int, inputs: Inputs, work: Path) -> Case:
 # --- running ----------------------------------------------------------------------------------
 
 
+PROBE_MODULE = "tests.fuzz_probe"  # a program misbehaving on purpose (tests/test_fuzz.py)
+
+
 def preload() -> None:
     """Import what the plugins import, once, before the children fork."""
     import importlib
 
     for module in ENTRY_POINTS.values():
         importlib.import_module(module)
+    importlib.import_module(PROBE_MODULE)
     for module in (
         "json",
         "tomllib",
@@ -502,10 +511,22 @@ def _child(case: Case, out: int, err: int) -> None:
     os.dup2(err, 2)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     code = 1
+    # Fresh streams on fds 0-2, as the interpreter makes them (the parent's may be a test
+    # runner's capture objects).
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        like = getattr(sys, f"__{name}__") or sys.__stdout__
+        stream = io.TextIOWrapper(
+            io.FileIO(fd, "r" if fd == 0 else "w", closefd=False),
+            encoding=getattr(like, "encoding", None) or "utf-8",
+            errors="backslashreplace" if fd == 2 else (getattr(like, "errors", None) or "strict"),
+            line_buffering=fd == 2,
+        )
+        setattr(sys, name, stream)
+        setattr(sys, f"__{name}__", stream)
     try:
-        sys.stdin = open(0, closefd=False)  # noqa: SIM115 - the child's own stdin
         sys.argv = [case.program, *case.argv]
-        importlib.import_module(ENTRY_POINTS[case.program]).main()
+        module = ENTRY_POINTS.get(case.program, PROBE_MODULE)
+        importlib.import_module(module).main()
         code = 0
     except SystemExit as exc:
         if exc.code is None:
@@ -542,8 +563,14 @@ def start(case: Case, work: Path, standalone: bool) -> Running:
     try:
         if standalone:
             program = Path(sys.executable).parent / case.program
+            if case.program in ENTRY_POINTS:  # the console script pip installed
+                command = [str(program)]
+            else:  # what a console script does, for the probe of tests/test_fuzz.py
+                script = f"import sys, {PROBE_MODULE} as m; sys.exit(m.main())"
+                command = [sys.executable, "-c", script]
             proc = subprocess.Popen(
-                [str(program), *case.argv],
+                [*command, *case.argv],
+                cwd=REPO,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,
@@ -576,8 +603,9 @@ def judge(run: Running, status: int, elapsed: float) -> dict:
         problems.append("traceback")
     if "internal error" in both:
         problems.append("internal error")
-    if elapsed > TIMEOUT + SLACK:
-        problems.append(f"took {elapsed:.2f}s (-t {TIMEOUT})")
+    limit = TIMEOUT + SLACK if "-t" in case.argv else NO_T_LIMIT
+    if elapsed > limit:
+        problems.append(f"took {elapsed:.2f}s (limit {limit:g}s)")
     if case.program != "kvmcluster":
         if not stdout.strip():
             problems.append("no output")
@@ -611,7 +639,7 @@ def finish(run: Running, save: Path | None, result: dict) -> None:
 
 def _wait_any(running: list[Running], standalone: bool) -> list[tuple[Running, int, float]]:
     done = []
-    deadline_kill = TIMEOUT + 10
+    deadline_kill = NO_T_LIMIT + 10
     while not done:
         for run in list(running):
             pid, status = os.waitpid(run.pid, os.WNOHANG)
