@@ -340,7 +340,7 @@ def nrpe_server():
         ("drbd_critical", 2, "DRBD CRITICAL - drbd0 StandAlone (possible split brain)"),
         ("drbd_unknown", 3, "DRBD UNKNOWN - cannot parse "),
         ("cluster_critical", 2, "CLUSTER CRITICAL - not quorate (activity blocked"),
-        ("services_warning", 0, "SERVICES OK - 2 resources OK"),
+        ("services_warning", 1, "SERVICES WARNING - stonith-enabled=false with 2 VMs"),
         ("daemons_ok", 0, "DAEMONS OK - 10 of 10 daemons running (rhcs profile)"),
     ],
 )
