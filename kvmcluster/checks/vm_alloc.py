@@ -23,7 +23,8 @@ states: CRITICAL a VM active on two hypervisors at once; not running although it
         WARNING  a VM failed over (runs on another node of its domain); disks on another
                  node's VG; a disk that is a local file; a VM no cluster resource manages;
                  paused;
-        UNKNOWN  a libvirt URI that cannot be read (named with the error).
+        UNKNOWN  a libvirt URI that cannot be read (named with the error); libvirt-python
+                 not installed (says what to install: python3-libvirt).
 """
 
 
