@@ -651,3 +651,31 @@ def test_a_node_gets_a_cluster_check_only_when_it_lists_it(tmp_path, load_genera
     assert services == {"lone!drbd", "lone!vm-alloc"} | {
         f"plain!{s}" for s in ("drbd", *NODE_SERVICES)
     }
+
+
+@pytest.mark.real
+def test_the_old_mode_variables_still_select_the_mode(tmp_path, load_generated):
+    """vars.kvmcluster_by_ssh/_agent/_nrpe = true, as before the mode variable: every check of
+    a by-ssh host with drbd_resources goes by SSH (per-resource DRBD ran locally before)."""
+    (tmp_path / "monitoring").mkdir()
+    (tmp_path / "monitoring" / "icinga-hosts.conf").write_text(
+        'object Host "old-ssh" {\n\tcheck_command = "dummy"\n\taddress = "192.0.2.8"\n'
+        "\tvars.kvmcluster_node = true\n\tvars.kvmcluster_by_ssh = true\n"
+        '\tvars.drbd_resources = [ "r0", "r1" ]\n\tvars.kvmcluster_check_interval = 5m\n}\n'
+        'object Host "old-nrpe" {\n\tcheck_command = "dummy"\n\taddress = "192.0.2.9"\n'
+        "\tvars.kvmcluster_node = true\n\tvars.kvmcluster_nrpe = true\n}\n"
+    )
+    services = load_generated(tmp_path)
+    ssh = {n: b for n, b in services.items() if n.startswith("old-ssh!")}
+    assert set(ssh) == {
+        f"old-ssh!{s}"
+        for s in ("drbd-r0", "drbd-r1", "cluster-quorum", "cluster-daemons", "cluster-lvm")
+    } | {"old-ssh!kvmcluster-ssh"}
+    for name, block in ssh.items():
+        if not name.endswith("!kvmcluster-ssh"):
+            assert attribute(block, "check_command").endswith('-by-ssh"'), name
+            assert '* kvmcluster_ssh = "192.0.2.8"' in block, name
+            assert attribute(block, "check_interval") == "300", name
+    nrpe = {n: b for n, b in services.items() if n.startswith("old-nrpe!")}
+    assert all(attribute(b, "check_command") == '"nrpe"' for b in nrpe.values())
+    assert "old-nrpe!drbd" in nrpe and "old-nrpe!cluster-config-lint" in nrpe
