@@ -220,6 +220,8 @@ def test_live_two_nodes_links_quorum_and_fencing(tmp_path):
     proc = subprocess.run(
         [sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=900
     )
+    if proc.returncode == 75:
+        pytest.skip("another run of the capture script holds the namespaces")
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
     def check(*args):
@@ -240,7 +242,9 @@ def test_live_two_nodes_links_quorum_and_fencing(tmp_path):
     run = check("--quorumtool-file", "corosync-quorumtool_31-two-node-peer-lost.txt")
     assert run.returncode == CRITICAL and "quorate only through two_node" in run.first_line
     run = check("--crm-mon-file", "crm-mon_21-fencing-failed.xml")
-    assert run.returncode == CRITICAL and "fencing of hgnode2 failed" in run.first_line
+    assert run.returncode == CRITICAL and "fencing of hgnode2 failed" in run.first_line, run.stdout
+    run = check("--crm-mon-file", "crm-mon_21-fencing-pending.xml")
+    assert run.returncode == CRITICAL and "fencing of hgnode2 pending" in run.first_line
     run = check(
         "--crm-mon-file", "crm-mon_21-fencing-failed-then-succeeded.xml", "--offline-warning"
     )
@@ -248,8 +252,8 @@ def test_live_two_nodes_links_quorum_and_fencing(tmp_path):
     if (tmp_path / "corosync-quorumtool_31-qdevice-not-voting.txt").exists():
         run = check("--quorumtool-file", "corosync-quorumtool_31-qdevice-not-voting.txt")
         assert run.returncode == WARNING and "not voting" in run.first_line
-    # nothing of the test cluster is left behind
-    assert (
-        "hGa" not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    )
-    assert not Path("/usr/sbin/fence_hgstub").exists()
+    # nothing of the test cluster is left behind (unless another run started meanwhile)
+    others = subprocess.run(["pgrep", "-f", "capture_two_nodes.py"], capture_output=True).stdout
+    if not others:
+        assert not any(Path("/run/netns", ns).exists() for ns in ("hGa", "hGb"))
+        assert not Path("/usr/sbin/fence_hgstub").exists()
