@@ -291,8 +291,9 @@ def test_collect_captures_both_nodes_local_and_over_ssh(nodes, gateway, tmp_path
 
 
 def test_bulk_read_gives_what_the_per_domain_read_gives(nodes, vgs, tmp_path):
-    """One stats call per node, with the XML read only where the stats cannot tell: the same
-    domains, states, reasons and disks as one state() + XMLDesc() per domain."""
+    """One stats call per node for the states, then the XML of the active domains a few at a
+    time: the same domains, states, reasons and disks as one state() + XMLDesc() per domain
+    (a file disk, a CD-ROM with and without media, a shut-off domain's missing LV)."""
     import libvirt
 
     from kvmcluster.model.vms import HypervisorView

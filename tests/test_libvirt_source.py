@@ -1,6 +1,6 @@
-"""The libvirt source on libvirt's in-process test driver (no daemon): the bulk read falls
-back where the driver has no block stats, and whatever goes wrong inside a node's reader
-thread is that node's UNKNOWN, one line, no traceback."""
+"""The libvirt source on libvirt's in-process test driver (no daemon): the stats call gives
+what the per-domain read gives, and whatever goes wrong inside a node's reader thread is that
+node's UNKNOWN, one line, no traceback."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ STARTED = fixture("clustat-x_411-all-started.xml")
 libvirt = pytest.importorskip("libvirt", reason="libvirt-python missing")
 
 
-def test_bulk_read_falls_back_on_the_test_driver(tmp_path):
-    """The test driver has the stats call but no block stats: the XML gives the disks."""
+def test_stats_read_on_the_test_driver_gives_the_per_domain_read(tmp_path):
+    """The test driver has the stats call too (states without reasons): same domains."""
     from kvmcluster.model.vms import HypervisorView
     from kvmcluster.sources.libvirt import _read_bulk, _read_each
     from tests.libvirt_nodes import hypervisor, vm199, vm200

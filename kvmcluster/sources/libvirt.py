@@ -5,21 +5,14 @@ hold the plugin past its -t budget: libvirt calls block in C, where no signal ge
 failure inside the thread (a libvirt error, an answer that does not decode or parse) becomes
 that node's error: UNKNOWN for the node, never a traceback.
 
-A node costs a constant number of round trips, whatever its number of domains (measured in
-docs/benchmarks.md, "libvirt: one call per node"):
-
-1. `getAllDomainStats(STATE)`: every domain with its state and state reason;
-2. `domainListGetStats(active domains, BLOCK)`: the disks of the running ones
-   (`block.N.name` = target, `block.N.path` = source). Inactive domains are not asked for
-   block stats: the daemon would open their disks to size them.
-
-Block stats carry no disk type and no device kind (disk, cdrom, floppy), and no path for a
-network disk or an empty drive, so the domain's XML is still read (one XMLDesc, as before)
-for an active domain whose stats have a disk without a path, or a path outside /dev (a file
-image or an ISO: local files are reported, CD-ROMs are not), or paths under /dev/shm or
-/dev/hugepages (files). A path under /dev is taken as a block device. Daemons or drivers
-without these calls (libvirt before 1.2.8, the NOWAIT flag before 4.5) are read per domain,
-state() and XMLDesc(), as before.
+A node is read with one `getAllDomainStats(STATE)` call (every domain, its state and state
+reason) instead of one state() per domain, then the XML of each active domain (its disks),
+four XMLDesc() calls in flight at a time on the one connection. Block stats
+(`VIR_DOMAIN_STATS_BLOCK`, which carry the disk paths) are not used: libvirtd asks each qemu
+for them over its monitor, which cost more than the XML round trips they would save
+(docs/benchmarks.md, "libvirt: one call per node"), and they carry no disk type, no device
+kind (disk or CD-ROM) and no network source. Daemons without the stats call (libvirt before
+1.2.8) are read per domain, state() and XMLDesc(), as before.
 """
 
 from __future__ import annotations
@@ -68,7 +61,6 @@ _REASONS = {
     },
     "crashed": {1: "panicked"},
 }
-_FILE_UNDER_DEV = ("/dev/shm/", "/dev/hugepages/")
 
 
 def _domain(node: str, name: str, state_code: int, reason_code: int) -> HypervisorDomain:
@@ -77,42 +69,49 @@ def _domain(node: str, name: str, state_code: int, reason_code: int) -> Hypervis
     return HypervisorDomain(node, name, state, reason=reason)
 
 
-def _disks_from_stats(stats: dict):
-    """The disks of block stats, or None when only the domain's XML can tell."""
-    from kvmcluster.model.vms import Disk
+_IN_FLIGHT = 4  # XMLDesc calls at once on one connection (libvirtd serves 5 per client)
 
-    count = stats.get("block.count")
-    if not isinstance(count, int):
-        return None  # a driver without block stats (the test driver)
-    disks = []
-    for index in range(count):
-        path = stats.get(f"block.{index}.path")
-        if not isinstance(path, str) or not path.startswith("/dev/"):
-            return None  # network disk, empty drive, file image or ISO
-        if path.startswith(_FILE_UNDER_DEV):
-            return None
-        disks.append(Disk(str(stats.get(f"block.{index}.name", "?")), path, "block"))
-    return disks
+
+def _xml_of_all(domains: list) -> list[str]:
+    """XMLDesc of each domain, a few calls in flight at once: the round trips overlap. Daemon
+    threads: one stuck in a frozen libvirtd must not hold the plugin's exit."""
+    if len(domains) <= 2:
+        return [domain.XMLDesc(0) for domain in domains]
+    results: list = [None] * len(domains)
+    failures: list[BaseException] = []
+
+    def work(start: int) -> None:
+        try:
+            for index in range(start, len(domains), _IN_FLIGHT):
+                if failures:
+                    return
+                results[index] = domains[index].XMLDesc(0)
+        except BaseException as exc:  # handed to the node's reader thread
+            failures.append(exc)
+
+    workers = [
+        threading.Thread(target=work, args=(start,), daemon=True)
+        for start in range(min(_IN_FLIGHT, len(domains)))
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    if failures:
+        raise failures[0]
+    return results
 
 
 def _read_bulk(libvirt, connection, view: HypervisorView) -> bool:
-    """Read the node with the bulk stats calls; False when the daemon lacks them."""
+    """Read the node with the stats call; False when the daemon lacks it."""
     from kvmcluster.parsers.libvirt_xml import domain_disks
 
-    unsupported = (libvirt.VIR_ERR_NO_SUPPORT, libvirt.VIR_ERR_INVALID_ARG)
-    flags = libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT  # a VM in a job does not stall us
     try:
-        records = connection.getAllDomainStats(libvirt.VIR_DOMAIN_STATS_STATE, flags)
+        records = connection.getAllDomainStats(libvirt.VIR_DOMAIN_STATS_STATE, 0)
     except libvirt.libvirtError as exc:
-        if exc.get_error_code() not in unsupported:
-            raise
-        flags = 0  # NOWAIT is unknown before libvirt 4.5, the call itself before 1.2.8
-        try:
-            records = connection.getAllDomainStats(libvirt.VIR_DOMAIN_STATS_STATE, flags)
-        except libvirt.libvirtError as again:
-            if again.get_error_code() not in unsupported:
-                raise
+        if exc.get_error_code() in (libvirt.VIR_ERR_NO_SUPPORT, libvirt.VIR_ERR_INVALID_ARG):
             return False
+        raise
     found = []
     active = []
     for domain, stats in records:
@@ -122,14 +121,8 @@ def _read_bulk(libvirt, connection, view: HypervisorView) -> bool:
         found.append(record)
         if record.active:  # only a running VM's disks are checked
             active.append((domain, record))
-    if active:
-        blocks = connection.domainListGetStats(
-            [domain for domain, _ in active], libvirt.VIR_DOMAIN_STATS_BLOCK, flags
-        )
-        by_uuid = {domain.UUIDString(): stats for domain, stats in blocks}
-        for domain, record in active:
-            disks = _disks_from_stats(by_uuid.get(domain.UUIDString(), {}))
-            record.disks = disks if disks is not None else domain_disks(domain.XMLDesc(0))
+    for (_, record), xml in zip(active, _xml_of_all([domain for domain, _ in active])):
+        record.disks = domain_disks(xml)
     view.domains.extend(found)
     return True
 

@@ -1,0 +1,296 @@
+#!/usr/bin/env python3
+"""check_vm_alloc against real libvirtd daemons: the per-domain read (before) against the bulk
+stats read (after), 10 and 100 running domains, locally and over qemu+ssh://.
+
+    .venv/bin/python bench/bench_libvirt.py [--runs 10] [--sizes 10,100] [--write-docs]
+
+Needs root, libvirt-daemon, libvirt-daemon-driver-qemu, qemu-system-x86, openssh-server and
+`farm-bench` on PATH. Two libvirtd (tests/libvirtd_real.py: own namespaces, sockets and
+config) are the two nodes of a generated cluster.conf + clustat -x (bench/bench.py's
+generator); each node runs half the VMs and has the other half defined and shut off, as a
+two-node cluster does. Every VM has one block disk (a read-only, shareable loop device behind
+/dev/<vg>/<vm>). qemu+ssh:// goes through a real sshd on 127.0.0.1. "Before" is
+kvmcluster/sources/libvirt.py of the last commit without the bulk read (or --before REV), run
+in a copy of the working tree that differs in that one file; both run the same launcher.
+farm-bench runs after and before in turn (A B A B ...) and gives the medians and the paired
+ratio. With --write-docs the section "libvirt: one call per node" of docs/benchmarks.md is
+replaced (between its markers) by the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from bench import vm_files  # noqa: E402
+from tests.libvirtd_real import Libvirtd, SshGateway, domain_xml, missing  # noqa: E402
+
+SOURCE = "kvmcluster/sources/libvirt.py"
+DOCS = REPO / "docs" / "benchmarks.md"
+BEGIN = "<!-- bench_libvirt: begin -->"
+END = "<!-- bench_libvirt: end -->"
+LAUNCH = (
+    "import sys; sys.path.insert(0, {path!r}); from kvmcluster.checks.vm_alloc import main; main()"
+)
+
+
+def before_revision() -> str:
+    """The last commit whose libvirt source reads domain by domain."""
+    log = subprocess.run(
+        ["git", "-C", str(REPO), "log", "--format=%H", "--", SOURCE],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    for rev in log:
+        text = subprocess.run(
+            ["git", "-C", str(REPO), "show", f"{rev}:{SOURCE}"], capture_output=True, text=True
+        ).stdout
+        if text and "getAllDomainStats" not in text:
+            return rev
+    raise SystemExit(f"no commit of {SOURCE} without getAllDomainStats")
+
+
+def trees(tmp: Path, rev: str) -> tuple[Path, Path]:
+    """Two copies of the working tree's package: 'after' as it is, 'before' with the old
+    libvirt source."""
+    after, before = tmp / "after", tmp / "before"
+    for tree in (after, before):
+        shutil.copytree(
+            REPO / "kvmcluster", tree / "kvmcluster", ignore=shutil.ignore_patterns("__pycache__")
+        )
+    old = subprocess.run(
+        ["git", "-C", str(REPO), "show", f"{rev}:{SOURCE}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    (before / SOURCE).write_text(old)
+    return after, before
+
+
+# cli; hlt; jmp $-1: the guest halts at once and costs no CPU (a disk of zeros keeps SeaBIOS
+# busy: 0.7% of a core per guest against 0.14%)
+IDLE_BOOT_SECTOR = bytes.fromhex("faf4ebfd").ljust(510, b"\0") + b"\x55\xaa"
+
+
+class Disks:
+    """/dev/<vg>/<vm> symlinks to one read-only loop device (a boot sector that halts)."""
+
+    def __init__(self, tmp: Path, vgs: list[str]):
+        image = tmp / "disk.img"
+        with open(image, "wb") as out:
+            out.write(IDLE_BOOT_SECTOR)
+            out.truncate(1 << 20)
+        self.loop = subprocess.run(
+            ["losetup", "-f", "--show", "-r", str(image)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        self.dirs = []
+        for vg in vgs:
+            path = Path("/dev") / vg
+            path.mkdir()
+            self.dirs.append(path)
+
+    def path(self, vg: str, vm: str) -> str:
+        link = Path("/dev") / vg / vm
+        if not link.exists():
+            link.symlink_to(self.loop)
+        return str(link)
+
+    def remove(self) -> None:
+        for path in self.dirs:
+            shutil.rmtree(path, ignore_errors=True)
+        subprocess.run(["losetup", "-d", self.loop], capture_output=True)
+
+
+def populate(daemons: dict[str, Libvirtd], disks: Disks, n: int) -> None:
+    """As bench.vm_files lays them out: vm i runs on node i % 2, shut off on the other."""
+    names = list(daemons)
+    for daemon in daemons.values():
+        daemon.remove_all()
+    for i in range(n):
+        vm = f"vm{i:04d}"
+        home = names[i % 2]
+        source = disks.path(f"hD1bench{home[-2:]}", vm)
+        xml = domain_xml(vm, [("block", source)], uuid=f"00000000-0000-0000-0000-{i:012d}")
+        xml = xml.replace("</disk>", "<readonly/><shareable/></disk>")
+        for node, daemon in daemons.items():
+            domain = daemon.connection.defineXML(xml)
+            if node == home:
+                domain.create()
+
+
+FIELD = re.compile(r"^(A|B|A/B) (wall) s?\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)", re.M)
+
+
+def farm_bench(after: list[str], before: list[str], runs: int) -> dict[str, float]:
+    command = [
+        "farm-bench",
+        "-n",
+        str(runs),
+        "--timeout",
+        "1200",
+        "--vs",
+        shlex.join(before),
+        "--",
+        *after,
+    ]
+    out = subprocess.run(command, capture_output=True, text=True).stdout
+    figures = {}
+    for who, _, low, median, high in FIELD.findall(out):
+        figures[who] = float(median)
+        figures[f"{who} min"], figures[f"{who} max"] = float(low), float(high)
+    if "A" not in figures or "B" not in figures or "A/B" not in figures:
+        raise SystemExit(f"farm-bench said:\n{out}")
+    exits = re.findall(r"^(A|B) exit (\d+) \((\d+) of (\d+)\)", out, re.M)
+    figures["exits"] = exits
+    return figures
+
+
+def answer(argv: list[str]) -> str:
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    return proc.stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--sizes", default="10,100")
+    parser.add_argument("--before", help="the revision of the per-domain read (default: found)")
+    parser.add_argument("--write-docs", action="store_true")
+    args = parser.parse_args()
+    why = missing()
+    if why or not shutil.which("farm-bench"):
+        raise SystemExit(f"cannot run: {why or 'farm-bench not on PATH'}")
+    sizes = [int(s) for s in args.sizes.split(",")]
+    rev = args.before or before_revision()
+    tmp = Path(tempfile.mkdtemp(prefix="hD1-bench-"))
+    daemons: dict[str, Libvirtd] = {}
+    gateway = disks = None
+    rows = []
+    try:
+        after_tree, before_tree = trees(tmp, rev)
+        daemons["node05"] = Libvirtd("hD1bench05")
+        daemons["node06"] = Libvirtd("hD1bench06")
+        gateway = SshGateway(daemons)
+        disks = Disks(tmp, ["hD1bench05", "hD1bench06"])
+        for n in sizes:
+            started = time.monotonic()
+            populate(daemons, disks, n)
+            time.sleep(5)  # let the guests boot and halt
+            print(
+                f"{n} running domains (and {n} shut off) in {time.monotonic() - started:.1f}s",
+                flush=True,
+            )
+            base = vm_files(tmp / f"vms-{n}", n, libvirt_domains=False)
+            files = base[: base.index("--vg")]  # --cluster-conf, --clustat-file
+            common = [*files, "--vg", "node05=hD1bench05", "--vg", "node06=hD1bench06", "-t", "30"]
+            for transport in ("local", "qemu+ssh"):
+                targets = []
+                for node, daemon in daemons.items():
+                    uri = daemon.uri if transport == "local" else gateway.uri(node)
+                    targets += ["--libvirt", f"{node}={uri}"]
+
+                after, before = (
+                    [sys.executable, "-c", LAUNCH.format(path=str(tree)), *common, *targets]
+                    for tree in (after_tree, before_tree)
+                )
+                same = answer(after) == answer(before)
+                figures = farm_bench(after, before, args.runs)
+                rows.append((transport, n, figures, same, answer(after).splitlines()[0][:60]))
+                print(
+                    f"{transport:8} {n:4} after {figures['A'] * 1000:7.1f} ms  before "
+                    f"{figures['B'] * 1000:7.1f} ms  after/before {figures['A/B']:.2f}  "
+                    f"same answer: {same}",
+                    flush=True,
+                )
+    finally:
+        if gateway is not None:
+            gateway.stop()
+        for daemon in daemons.values():
+            daemon.stop()
+        if disks is not None:
+            disks.remove()
+        shutil.rmtree(tmp, ignore_errors=True)
+    text = report(rows, rev, args.runs)
+    print(text)
+    if args.write_docs:
+        write_docs(text)
+
+
+def report(rows, rev: str, runs: int) -> str:
+    by = {(t, n): f for t, n, f, _, _ in rows}
+    lines = [
+        BEGIN,
+        "## libvirt: one call per node",
+        "",
+        f"`.venv/bin/python bench/bench_libvirt.py --runs {runs} --write-docs`, "
+        f"{time.strftime('%Y-%m-%d')}: check_vm_alloc against two real libvirtd (QEMU driver, "
+        "TCG domains with one block disk each; each node runs half the VMs and has the other "
+        "half shut off), locally (unix socket) and over qemu+ssh:// (a real sshd on 127.0.0.1, "
+        "one connection per node). After: `getAllDomainStats(STATE)` and "
+        "`domainListGetStats(BLOCK)` of the active domains per node. Before: state() + XMLDesc() "
+        f"per domain (`{SOURCE}` of {rev[:7]}). farm-bench, before and after in turn, median "
+        "wall time of the whole plugin process; the ratio is the median of paired runs. Both "
+        "give the same output (first line, perfdata) in every row.",
+        "",
+        "| transport | running VMs | before | after | after / before |",
+        "|---|---|---|---|---|",
+    ]
+    for transport, n, figures, same, _ in rows:
+        lines.append(
+            f"| {transport} | {n} | {figures['B'] * 1000:.0f} ms | {figures['A'] * 1000:.0f} ms "
+            f"| {figures['A/B']:.2f}{'' if same else ' (answers differ!)'} |"
+        )
+    lines += ["", "| target | measured | |", "|---|---|---|"]
+    sizes = sorted({n for _, n, _, _, _ in rows})
+    if len(sizes) >= 2:
+        small, large = sizes[0], sizes[-1]
+        for transport in ("local", "qemu+ssh"):
+            if (transport, small) in by and (transport, large) in by:
+                ratio = by[(transport, large)]["A"] / by[(transport, small)]["A"]
+                old = by[(transport, large)]["B"] / by[(transport, small)]["B"]
+                lines.append(
+                    f"| {large} VMs ≤ 1.5x {small} VMs ({transport}) | {ratio:.2f}x "
+                    f"(before: {old:.2f}x) | {'met' if ratio <= 1.5 else '**not met**'} |"
+                )
+        if ("qemu+ssh", large) in by:
+            wall, old = by[("qemu+ssh", large)]["A"], by[("qemu+ssh", large)]["B"]
+            verdict = "met" if wall < 1 else "**not met**"
+            lines.append(
+                f"| {large} VMs over qemu+ssh < 1 s | {wall * 1000:.0f} ms (before: "
+                f"{old * 1000:.0f} ms) | {verdict} |"
+            )
+    lines.append(END)
+    return "\n".join(lines) + "\n"
+
+
+def write_docs(text: str) -> None:
+    current = DOCS.read_text()
+    if BEGIN in current and END in current:
+        head, rest = current.split(BEGIN, 1)
+        tail = rest.split(END, 1)[1].lstrip("\n")
+        new = head + text + ("\n" + tail if tail else "")
+    else:
+        new = current.rstrip("\n") + "\n\n" + text
+    DOCS.write_text(new)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("LC_ALL", "C")
+    main()
