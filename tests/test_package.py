@@ -138,6 +138,18 @@ def installed(packages):
 
 
 @pytest.mark.real
+def test_every_dependency_is_an_installed_debian_package(installed):
+    """apt-get resolved the dependencies from Debian's packages alone (no pip, no venv)."""
+    depends = sh("dpkg-query", "-W", "-f=${Depends}", "kvmcluster").stdout
+    for clause in depends.split(", "):
+        names = [alternative.split()[0].split(":")[0] for alternative in clause.split(" | ")]
+        states = [
+            sh("dpkg-query", "-W", "-f=${Status}", name, check=False).stdout for name in names
+        ]
+        assert "install ok installed" in states, (clause, states)
+
+
+@pytest.mark.real
 def test_the_plugins_and_the_command_are_installed(installed):
     for plugin in PLUGINS:
         path = Path(PLUGIN_DIR) / plugin
