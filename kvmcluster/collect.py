@@ -19,7 +19,7 @@ from kvmcluster.sources import cluster, drbd
 from kvmcluster.sources.drbd import REMOTE_DRBD_CONF_ARGV
 from kvmcluster.sources.lvm import LVMCONFIG_ARGV
 from kvmcluster.sources.node import current
-from kvmcluster.sources.privileged import allowed_argvs
+from kvmcluster.sources.privileged import allowed_argvs, cat_argv
 
 COMMANDS = [
     (c.DRBD_JSON, drbd.STATUS_JSON_ARGV),
@@ -88,11 +88,15 @@ def _capture_command(
     return entry
 
 
-def _capture_file(directory: str, name: str, source: str, redact: bool = True) -> dict:
+def _capture_file(
+    directory: str, name: str, source: str, redact: bool = True, sudo: bool = False
+) -> dict:
     entry = {"file": name, "source": source}
     try:
         text = current().read(source)
     except SourceError as exc:
+        if sudo and tuple(cat_argv(source)) in allowed_argvs():  # a root-only cluster.conf
+            return _capture_command(directory, name, cat_argv(source), sudo, redact)
         entry.update(status="failed", reason=str(exc))
         return entry
     if text is None:
@@ -195,7 +199,7 @@ def collect(
             if name == c.DRBD_CONF and current().remote:
                 entry = _capture_command(directory, name, REMOTE_DRBD_CONF_ARGV, sudo, redact)
             else:
-                entry = _capture_file(directory, name, source, redact)
+                entry = _capture_file(directory, name, source, redact, sudo)
             manifest["inputs"].append(entry)
         manifest["inputs"] += _capture_drbd_includes(directory, redact)
         for name, argv in COMMANDS:

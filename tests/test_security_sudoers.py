@@ -277,9 +277,29 @@ def test_what_the_plugins_run_over_ssh_with_sudo_is_allowed(tmp_path):
             timeout=120,
         )
         assert collect.returncode == 0, collect.stdout + collect.stderr
+        first = recorded(log)
+        # a root-only cluster.conf (RHEL 6): collect --sudo reads it with the allowed cat
+        cat = server.dir / "bin" / "cat"
+        cat.write_text(
+            '#!/bin/sh\ncase "$*" in /etc/cluster/cluster.conf)\n'
+            '  echo "cat: /etc/cluster/cluster.conf: Permission denied" >&2; exit 1;;\n'
+            'esac\nexec /bin/cat "$@"\n'
+        )
+        log.write_text("")
+        collect = subprocess.run(
+            [str(Path(sys.executable).parent / "kvmcluster"), "collect", "--sudo"]
+            + ["-o", str(tmp_path / "d.tar.gz"), "--libvirt", "n=test:///nonexistent.xml"]
+            + server.options(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert collect.returncode == 0, collect.stdout + collect.stderr
+        assert ("cat", "/etc/cluster/cluster.conf") in recorded(log)
+        assert "cluster.conf: sudo: a password is required" in collect.stdout, collect.stdout
     finally:
         server.stop()
-    commands = recorded(log)
+    commands = recorded(log) | first
     assert commands <= set(allowed_argvs()), commands - set(allowed_argvs())
-    assert tuple(["cat", "/etc/cluster/cluster.conf"]) in commands
+    assert ("cat", "/etc/cluster/cluster.conf") in commands
     assert len(commands) >= len(SUDO_COMMANDS) - 1, commands
