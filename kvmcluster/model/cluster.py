@@ -222,6 +222,7 @@ class ServicesStatus:
     options: dict[str, str] = factory(dict)  # Pacemaker <cluster_options>
     tickets: list[Ticket] = factory(list)
     promoted_max: dict[str, int] = factory(dict)  # CIB: promotable clone -> promoted-max
+    node_count: int | None = None  # Pacemaker: configured nodes (not guest nodes)
 
 
 @record

@@ -4,7 +4,7 @@ instances of a promotable clone should be promoted (`promoted-max`, 1.1: `master
 from __future__ import annotations
 
 from kvmcluster.errors import ParseError
-from kvmcluster.parsers.values import parser
+from kvmcluster.parsers.values import is_count, parser
 from kvmcluster.parsers.xmltext import parse_xml
 
 _PROMOTED_MAX = ("promoted-max", "master-max")
@@ -30,7 +30,7 @@ def parse_cib_promoted_max(text: str, source: str = "cibadmin -Q") -> dict[str, 
         value = next((meta[name] for name in _PROMOTED_MAX if name in meta), None)
         if not promotable or value is None:
             continue
-        if not value.isdigit():
+        if not is_count(value):  # str.isdigit() would let a superscript digit through
             raise ParseError(source, f"clone {clone.get('id', '?')}: promoted-max {value[:20]!r}")
         found[clone.get("id", "?")] = int(value)
     return found

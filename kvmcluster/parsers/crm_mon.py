@@ -14,7 +14,7 @@ from kvmcluster.model.cluster import (
     ServicesStatus,
     Ticket,
 )
-from kvmcluster.parsers.values import integer, parser
+from kvmcluster.parsers.values import integer, is_count, parser
 from kvmcluster.parsers.xmltext import check_depth, flag, number, parse_xml
 
 NOT_CONNECTED = 102
@@ -66,6 +66,8 @@ def parse_crm_mon(
         else None,
     )
     services = ServicesStatus(source, "pacemaker", options=options)
+    if root.find("nodes") is not None:
+        services.node_count = sum(1 for n in nodes if not n.container)
     for node in nodes:
         if node.unclean:
             services.unclean_nodes.append(node.name)
@@ -156,7 +158,7 @@ def _migration_thresholds(root, source: str) -> dict[str, dict[str, int]]:
     for node in root.iterfind("node_history/node"):
         for history in node.iterfind("resource_history"):
             value = history.get("migration-threshold")
-            if value is None or not value.isdigit():
+            if value is None or not is_count(value):
                 continue  # INFINITY or absent: no threshold
             rsc = history.get("id", "").split(":", 1)[0]
             found.setdefault(rsc, {})[node.get("name", "?")] = int(value)

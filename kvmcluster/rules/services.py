@@ -112,7 +112,10 @@ def _pacemaker(
         promoted = len(service.promoted_nodes)
         expected = policy.promoted
         if expected is None:
+            # the CIB's promoted-max, but never more than the cluster has nodes
             expected = status.promoted_max.get(service.name, 1)
+            if status.node_count:
+                expected = max(1, min(expected, status.node_count))
         if promoted < expected:
             where = f" ({', '.join(service.promoted_nodes)})" if promoted else ""
             verdict.add(
