@@ -109,8 +109,10 @@ def _capture_cases(capture: Path) -> list[tuple[str, list[str]]]:
 
 
 def cases() -> list[tuple[str, list[str]]]:
-    """(command, arguments) for every capture in examples/captures and every fixture."""
-    found: list[tuple[str, list[str]]] = []
+    """(command, arguments) for every capture in examples/captures and every fixture, and a
+    bad option for every plugin."""
+    found: list[tuple[str, list[str]]] = [(plugin, ["--no-such-option"]) for plugin in PLUGINS]
+    found += [("check_drbd", ["-V"]), ("kvmcluster", ["-V"]), ("kvmcluster", ["lint"])]
     for capture in sorted(p for p in CAPTURES.iterdir() if p.is_dir()):
         found += _capture_cases(capture)
     for path in sorted(FIXTURES.iterdir()):
