@@ -39,6 +39,7 @@ def hostile_options(marker) -> list[str]:
         "SendEnv=*",
         "Port=0",
         "Port=99999",
+        "Port=²",  # a digit to str.isdigit, not to int()
     ]
 
 
@@ -126,7 +127,8 @@ def test_allowed_options_in_either_form_and_any_case(option, canonical):
     "option",
     ["ProxyJump=a b", "ProxyJump=a,,b", "ProxyJump=a:0", "User=root;id", "HostKeyAlias=-x"]
     + ["StrictHostKeyChecking=ask", "UserKnownHostsFile=relative", "IdentityFile=/a/../etc/x"]
-    + ["Port=", "=22", "Port= 22", "Port=22\t", "ConnectTimeout=1e3"],
+    + ["Port=", "=22", "Port= 22", "Port=22\t", "ConnectTimeout=1e3", "Port=²", "Port=٢٢"]
+    + ["Port=" + "9" * 5000],
 )
 def test_values_are_validated(option):
     with pytest.raises(SourceError):

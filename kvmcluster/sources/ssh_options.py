@@ -27,7 +27,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$")
 
 def _number(low: int, high: int):
     def check(value: str) -> bool:
-        return value.isdigit() and low <= int(value) <= high
+        return value.isascii() and value.isdigit() and len(value) < 7 and low <= int(value) <= high
 
     return check
 
