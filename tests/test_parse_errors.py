@@ -389,6 +389,33 @@ def test_capture_manifest_nested_thousands_deep_is_refused_not_a_crash(tmp_path)
     assert "MANIFEST" in run.stdout + run.stderr, run
 
 
+# --- superscript digits: str.isdigit() says yes, int() says no ------------------------------
+
+
+def test_capture_libvirt_runstate_superscript_is_a_parse_error_of_that_node(tmp_path):
+    capture = tmp_path / "capture"
+    shutil.copytree(REPO / "examples" / "captures" / "split-brain", capture)
+    name = "libvirt-node06.c01.cloud.agarik.com.xml"
+    content = (capture / name).read_text().replace("<test:runstate>5<", "<test:runstate>\u00b2<")
+    (capture / name).write_text(content)
+    run = run_plugin("kvmcluster", "status", "--from", str(capture), "--no-color")
+    assert "internal error" not in run.stdout + run.stderr, run
+    assert "runstate" in run.stdout, run
+
+
+def test_cib_promoted_max_and_crm_mon_migration_threshold_superscript(tmp_path):
+    from kvmcluster.parsers.cib_meta import parse_cib_promoted_max
+
+    cib_text = text("cib_seed-healthy.xml").replace(
+        'name="promoted-max" value="2"', 'name="promoted-max" value="\u00b2"'
+    )
+    assert "promoted-max" in parse_error(parse_cib_promoted_max, cib_text, "c").reason
+    crm = text("crm-mon_seed-vm-monitor-failed.xml").replace(
+        'migration-threshold="1000000"', 'migration-threshold="\u00b2"'
+    )
+    crm_mon.parse_crm_mon(crm, "c")  # no threshold, as for INFINITY: no ValueError
+
+
 # --- the description (TOML) and kvmcluster import -------------------------------------------
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from kvmcluster.errors import ParseError
 from kvmcluster.model.vms import Disk, HypervisorDomain, HypervisorView
+from kvmcluster.parsers.values import parser
 
 TEST_NS = "http://libvirt.org/schemas/domain/test/1.0"
 RUNSTATE = f"{{{TEST_NS}}}runstate"
@@ -43,6 +44,7 @@ def _parser():
     )
 
 
+@parser("libvirt capture")
 def parse_libvirt_capture(data: bytes, source: str, node: str, uri: str = "") -> HypervisorView:
     """The domains of one node file; ParseError (with the line) for anything else."""
     from lxml import etree
@@ -104,7 +106,7 @@ def _domain(element, source: str, node: str) -> HypervisorDomain:
     runstate = element.find(RUNSTATE)
     if runstate is not None:
         text = _text(runstate, source)
-        if not (text.isdigit() and len(text) < 3 and int(text) in STATES):
+        if not (text.isascii() and text.isdigit() and len(text) < 3 and int(text) in STATES):
             raise ParseError(
                 source, f"<test:runstate> {text[:20]!r} is not 0-7", runstate.sourceline
             )
