@@ -270,10 +270,8 @@ class TestCluster:
         """stop(), then end the namespace: its PID 1 dies, and with it whatever is left in it."""
         self.stop()
         if self.holder is not None and self.holder.poll() is None:
-            self.holder.send_signal(signal.SIGTERM)  # --kill-child: PID 1 gets SIGKILL
-            try:
-                self.holder.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.holder.kill()
-                self.holder.wait()
+            # unshare ignores SIGTERM while it waits; SIGKILL ends it, and --kill-child then
+            # sends SIGKILL to PID 1
+            self.holder.kill()
+            self.holder.wait()
         _wait("the namespace gone", lambda: not self.processes(), 10)

@@ -144,8 +144,8 @@ def test_live_stack_stopped_is_critical(cluster):
 
 
 def test_live_cluster_ends_its_own_processes_only(cluster):
-    """close() ends the cluster's namespace and everything in it, and spares a process of the
-    same name outside (a pkill -f /usr/lib/pacemaker/pacemaker- would kill it)."""
+    """close() ends the cluster's namespace and everything in it, and spares a process outside
+    that bears a Pacemaker daemon's path (a kill by name would take it too)."""
     decoy = subprocess.Popen(
         ["/usr/lib/pacemaker/pacemaker-decoy-hD2", "300"],
         executable=shutil.which("sleep"),
