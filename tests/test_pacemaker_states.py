@@ -144,6 +144,11 @@ SERVICES_CASES = [
         "SERVICES OK - 2 resources OK (2 started)",
     ),
     (
+        ["--crm-mon-file", "crm-mon_21-legacy-group-by-node.xml", "-s", "ping", "-s", "Fencing"],
+        OK,
+        "SERVICES OK - 2 resources OK (2 started)",
+    ),
+    (
         ["--crm-mon-file", "crm-mon_20-group-by-node.xml", "-s", "ping", "-s", "Fencing"],
         OK,
         "SERVICES OK - 2 resources OK (2 started)",
