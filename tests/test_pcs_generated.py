@@ -322,3 +322,31 @@ def test_the_script_on_a_live_cluster_pushes_everything_at_once(generated, cib):
     finally:
         cluster.close()
     assert cluster.processes() == []
+
+
+def test_single_primary_drbd_gets_an_exclusive_vg_and_vms_that_do_not_live_migrate(tmp_path):
+    """Text only (the real tools ran on this variant by hand: crm_verify clean, the VG and its
+    VMs follow the one Promoted node, and move with it when that node is lost)."""
+    description = tmp_path / "single.toml"
+    description.write_text(
+        Path(PCMK_TOML)
+        .read_text()
+        .replace('name = "vmdata02"\n', 'name = "vmdata02"\ndual_primary = false\n')
+    )
+    out = tmp_path / "out"
+    assert run_plugin("kvmcluster", "generate", str(description), "-o", str(out)).returncode == 0
+    script = (out / "pcs-setup.sh").read_text()
+    lines = {line for line in script.splitlines() if line.startswith("pcs ")}
+    assert (
+        'pcs -f "$cib" resource create lvm-vg_kvm02 ocf:heartbeat:LVM-activate vgname=vg_kvm02 '
+        "vg_access_mode=lvmlockd activation_mode=exclusive op monitor interval=30s timeout=90s"
+    ) in lines
+    assert 'pcs -f "$cib" constraint colocation add vm-db01 with lvm-vg_kvm02 INFINITY' in lines
+    assert (
+        'pcs -f "$cib" constraint colocation add lvm-vg_kvm02 with Promoted drbd-vmdata02-clone '
+        "INFINITY"
+    ) in lines
+    assert "promoted-max=1 " in next(line for line in lines if "drbd-vmdata02 " in line)
+    vm = {line.split()[5]: line for line in lines if "ocf:heartbeat:VirtualDomain" in line}
+    assert "allow-migrate=false" in vm["vm-db01"]
+    assert "allow-migrate=true" in vm["vm-web01"]  # its VG is shared on dual-primary DRBD

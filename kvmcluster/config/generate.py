@@ -427,7 +427,10 @@ def pcs_script(desc: ClusterDescription) -> str:
     vg_resource = {vg.name: vg.drbd_resource for vg in desc.volume_groups}
     for vm in desc.vms:
         rid = f"vm-{vm.name}"
-        migrate = "true" if vm.migrate == "live" else "false"
+        target = activation.get(vm.vg)
+        # live migration needs the disks active on both nodes: a shared VG (or no VG)
+        movable = target is None or target.endswith("-clone")
+        migrate = "true" if vm.migrate == "live" and movable else "false"
         lines += [
             _pcs(
                 "resource",
@@ -446,7 +449,6 @@ def pcs_script(desc: ClusterDescription) -> str:
             ),
             _pcs("constraint", "location", rid, "prefers", f"{vm.home}=100"),
         ]
-        target = activation.get(vm.vg)
         if target:
             lines += [
                 _pcs("constraint", "order", "start", target, "then", "start", rid),
