@@ -268,6 +268,7 @@ def test_the_runbook_creates_drbd_then_lvm_then_runs_pcs_setup(generated):
         "pvcreate /dev/drbd1",
         "vgcreate --shared vg_kvm01 /dev/drbd1",
         "vgcreate --shared vg_kvm02 /dev/drbd2",
+        "vgchange -an vg_kvm01 vg_kvm02",
         "vgchange --lockstop vg_kvm01 vg_kvm02",
         "systemctl stop lvmlockd",
         "systemctl stop dlm",

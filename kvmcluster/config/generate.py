@@ -545,8 +545,9 @@ def _runbook_pacemaker(desc: ClusterDescription, vgcreate: str) -> list[str]:
     out += _runbook_vgcreate(desc, vgcreate)
     if vgs:
         out += [
-            "# create the VMs' logical volumes here (vgchange --lockstart, lvcreate), then",
-            "# hand the locking over to Pacemaker:",
+            "# create the VMs' logical volumes here (lvcreate), then hand the locking over to",
+            "# Pacemaker (it activates the volume groups from now on):",
+            f"vgchange -an {vgs}",
             f"vgchange --lockstop {vgs}",
             "systemctl stop lvmlockd",
             "systemctl stop dlm",
