@@ -64,6 +64,10 @@ def missing() -> str:
         (LIBVIRTD, "libvirt-daemon"),
         (QEMU, "qemu-system-x86"),
         (UNSHARE, "util-linux"),
+        (NSENTER, "util-linux"),
+        ("/usr/sbin/sshd", "openssh-server"),
+        ("/usr/bin/ssh", "openssh-client"),
+        ("/usr/bin/virt-ssh-helper", "libvirt-clients"),
         (
             "/usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so",
             "libvirt-daemon-driver-qemu",

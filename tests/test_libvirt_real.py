@@ -309,6 +309,10 @@ def test_bulk_read_gives_what_the_per_domain_read_gives(nodes, vgs, tmp_path):
     node05.paused("paused-lv", [("block", vgs[0].path("vm199-disk0"))])
     node05.crashed("crashed")
     node05.shutoff("off", [("block", "/dev/nonexistent/lv")])
+    for number in range(8):  # more than 8 active domains: their XML is read 4 at a time
+        extra = tmp_path / f"more-{number}.img"
+        extra.write_bytes(b"\0" * 65536)
+        node05.running(f"more-{number}", [("file", str(extra))] if number % 2 else ())
     cdrom = (
         node05.define("with-cdrom")
         .XMLDesc(0)

@@ -7,9 +7,9 @@ that node's error: UNKNOWN for the node, never a traceback.
 
 A node is read with one `getAllDomainStats(STATE)` call (every domain, its state and state
 reason) instead of one state() per domain, then the XML of each active domain (its disks),
-four XMLDesc() calls in flight at a time on the one connection. Block stats
-(`VIR_DOMAIN_STATS_BLOCK`, which carry the disk paths) are not used: libvirtd asks each qemu
-for them over its monitor, which cost more than the XML round trips they would save
+four XMLDesc() calls in flight on the one connection when there are more than 8. Block
+stats (`VIR_DOMAIN_STATS_BLOCK`, which carry the disk paths) are not used: libvirtd asks each
+qemu for them over its monitor, which costs more than the XML round trips they would save
 (docs/benchmarks.md, "libvirt: one call per node"), and they carry no disk type, no device
 kind (disk or CD-ROM) and no network source. Daemons without the stats call (libvirt before
 1.2.8) are read per domain, state() and XMLDesc(), as before.
@@ -70,12 +70,13 @@ def _domain(node: str, name: str, state_code: int, reason_code: int) -> Hypervis
 
 
 _IN_FLIGHT = 4  # XMLDesc calls at once on one connection (libvirtd serves 5 per client)
+_SEQUENTIAL = 8  # up to this many, one at a time: the threads would cost more than they save
 
 
 def _xml_of_all(domains: list) -> list[str]:
     """XMLDesc of each domain, a few calls in flight at once: the round trips overlap. Daemon
     threads: one stuck in a frozen libvirtd must not hold the plugin's exit."""
-    if len(domains) <= 2:
+    if len(domains) <= _SEQUENTIAL:
         return [domain.XMLDesc(0) for domain in domains]
     results: list = [None] * len(domains)
     failures: list[BaseException] = []
