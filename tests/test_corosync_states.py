@@ -85,6 +85,12 @@ CASES = [
         "CLUSTER WARNING - ring 1 (10.20.1.11) FAULTY: corosync-cfgtool -r once the network "
         "is fixed",
     ),
+    (
+        ["--cfgtool-file", "corosync-cfgtool_2-both-rings-faulty.txt"],
+        CRITICAL,
+        "CLUSTER CRITICAL - ring 0 (10.20.0.11), ring 1 (10.20.1.11) FAULTY: corosync-cfgtool -r "
+        "once the network is fixed",
+    ),
     # votequorum: quorate only thanks to two_node while the peer is lost
     (
         ["--quorumtool-file", "corosync-quorumtool_31-two-node-peer-lost.txt"],
@@ -99,13 +105,37 @@ CASES = [
     (
         ["--quorumtool-file", "corosync-quorumtool_2-one-of-three.txt"],
         CRITICAL,
-        "CLUSTER CRITICAL - 1 vote missing (2 of 3 votes): a node is lost",
+        "CLUSTER CRITICAL - 1 vote missing (2 of 3 votes): a node is lost (or a configured "
+        "qdevice does not vote)",
     ),
     # a qdevice that does not vote: WARNING, and never a node
     (
         ["--quorumtool-file", "corosync-quorumtool_31-qdevice-not-voting.txt"],
         WARNING,
         "CLUSTER WARNING - qdevice Qdevice not voting (0 of 1 vote: corosync-qdevice-tool -sv)",
+    ),
+    # a configured qdevice whose daemon does not run: no row, no flag, one vote short
+    (
+        ["--quorumtool-file", "corosync-quorumtool_31-qdevice-daemon-down.txt"],
+        CRITICAL,
+        "CLUSTER CRITICAL - 1 vote missing (2 of 3 votes): a node is lost (or a configured "
+        "qdevice does not vote)",
+    ),
+    (
+        ["--quorumtool-file", "corosync-quorumtool_31-qdevice-daemon-down.txt"]
+        + ["--crm-mon-file", "crm-mon_21-two-node-ok.xml"],
+        WARNING,
+        "CLUSTER WARNING - 1 vote missing (2 of 3 votes) with every node online: a configured "
+        "qdevice does not vote (is corosync-qdevice running?)",
+    ),
+    # the whole healthy stack: crm_mon + quorumtool + cfgtool
+    (
+        ["--crm-mon-file", "crm-mon_21-two-node-ok.xml"]
+        + ["--quorumtool-file", "corosync-quorumtool_31-two-node-ok.txt"]
+        + ["--cfgtool-file", "corosync-cfgtool_31-two-links-ok.txt"],
+        OK,
+        "CLUSTER OK - quorate, 2 of 2 nodes online (hgnode1, hgnode2), DC hgnode2, 2 votes, "
+        "2 expected, 1 needed",
     ),
     (
         ["--quorumtool-file", "corosync-quorumtool_3-qdevice.txt"],
@@ -117,7 +147,7 @@ CASES = [
 
 @pytest.mark.parametrize("args, code, first", CASES, ids=[" ".join(c[0]) for c in CASES])
 def test_check_cluster_corosync_states(args, code, first):
-    resolved = [fixture(a) if a.endswith(".txt") else a for a in args]
+    resolved = [fixture(a) if a.endswith((".txt", ".xml")) else a for a in args]
     run = run_plugin("check_cluster", *resolved)
     assert (run.returncode, run.first_line) == (code, first), run.stdout
 

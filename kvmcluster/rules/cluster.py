@@ -208,12 +208,25 @@ def _missing_votes(status: ClusterStatus, policy: ClusterPolicy) -> list[Finding
         not n.member and not n.qdisk for n in status.cluster_nodes
     ):
         return []  # the offline node says it already
-    state = State.WARNING if policy.offline_warning else State.CRITICAL
+    if any(n.qdisk and n.qdevice_votes is None for n in status.nodes):
+        return []  # cman's quorum disk: its own finding
     votes = f"{status.total_votes} of {status.expected_votes} votes"
+    if status.nodes_are_configured:
+        # every configured node is a member: the missing vote is no node's. A quorum device
+        # whose daemon does not run leaves no other trace in corosync-quorumtool.
+        text = (
+            f"{missing} vote{'s' if missing != 1 else ''} missing ({votes}) with every node "
+            "online: a configured qdevice does not vote (is corosync-qdevice running?)"
+        )
+        return [Finding("", State.WARNING, (text,))]
+    state = State.WARNING if policy.offline_warning else State.CRITICAL
     if "2Node" in status.flags:
         text = f"quorate only through two_node ({votes}): the peer is lost"
     else:
-        text = f"{missing} vote{'s' if missing != 1 else ''} missing ({votes}): a node is lost"
+        text = (
+            f"{missing} vote{'s' if missing != 1 else ''} missing ({votes}): a node is lost "
+            "(or a configured qdevice does not vote)"
+        )
     return [Finding("", state, (text,))]
 
 
