@@ -333,6 +333,35 @@ class Case:
         self.verbose = verbose
 
 
+def _tar(directory: Path) -> bytes:
+    """The capture as `collect` packs it (one top directory), uncompressed, reproducibly."""
+    import io as _io
+    import tarfile
+
+    buffer = _io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for path in [directory, *sorted(directory.iterdir())]:
+            info = tar.gettarinfo(
+                str(path),
+                arcname=f"kvmcluster-{directory.name}/{path.name}"
+                if path != directory
+                else f"kvmcluster-{directory.name}",
+            )
+            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+            if path.is_file():
+                with open(path, "rb") as handle:
+                    tar.addfile(info, handle)
+            else:
+                tar.addfile(info)
+    return buffer.getvalue()
+
+
+def _gzip(data: bytes) -> bytes:
+    import gzip
+
+    return gzip.compress(data, mtime=0)
+
+
 class Inputs:
     """Everything the cases are built from, made once per fuzz run in WORK."""
 
@@ -341,6 +370,7 @@ class Inputs:
         self.fixtures = sorted(p for p in FIXTURES.iterdir() if p.is_file())
         self.libvirt = self._hypervisors()
         self.generated = self._generated()
+        self.archives = {d.name: _tar(d) for d in sorted(CAPTURES.iterdir()) if d.is_dir()}
 
     def _hypervisors(self) -> list[str]:
         sys.path.insert(0, str(REPO))
@@ -381,7 +411,8 @@ class Inputs:
 
 def build_case(number: int, seed: int, inputs: Inputs, work: Path) -> Case:
     rng = random.Random(f"{seed}:{number}")
-    kind = rng.choices(["plugin", "status", "lint", "import", "generate"], [70, 12, 10, 4, 4])[0]
+    kinds = ["plugin", "status", "archive", "lint", "import", "generate"]
+    kind = rng.choices(kinds, [68, 10, 4, 10, 4, 4])[0]
     case_dir = work / f"case-{number}"
     if kind == "plugin":
         targets = [t for t in PLUGIN_TARGETS if inputs.matching(t[2])]  # fixtures not yet there
@@ -425,6 +456,20 @@ def build_case(number: int, seed: int, inputs: Inputs, work: Path) -> Case:
         ]
         label = f"status --from {capture.name} ({', '.join(v.name for v in victims)})"
         return Case(number, "kvmcluster", argv, files, applied, label, True)
+    if kind == "archive":  # status --from a .tar.gz: the tar headers or the gzip stream mutated
+        name = rng.choice(sorted(inputs.archives))
+        raw = inputs.archives[name]
+        if rng.random() < 0.5:
+            data, applied = mutate(rng, raw)
+            data, applied = _gzip(data), [f"tar:{m}" for m in applied]
+        else:
+            data, applied = mutate(rng, _gzip(raw))
+            applied = [f"gzip:{m}" for m in applied]
+        path = case_dir / f"{name}.tar.gz"
+        argv = ["status", "--from", str(path), "--no-color", "-t", str(TIMEOUT)]
+        return Case(
+            number, "kvmcluster", argv, {path: data}, applied, f"status --from {name}.tar.gz", True
+        )
     if kind in ("lint", "import"):
         if kind == "lint":
             option, prefix = rng.choice(LINT_TARGETS)
