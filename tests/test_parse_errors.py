@@ -127,6 +127,18 @@ def test_lvm_count_that_int_does_not_take_names_the_line(tmp_path, count):
     unknown_naming(run, path, 1)
 
 
+def test_pv_named_drbd_with_a_minor_of_thousands_of_digits_is_no_drbd_device(tmp_path):
+    content = text("pvs_rhel6-clustered-on-drbd.txt").replace("/dev/drbd0", f"/dev/drbd{HUGE}", 1)
+    assert HUGE in content
+    path = write(tmp_path, "pvs", content)
+    run = run_plugin(
+        "check_cluster_lvm", "--pvs-file", path,
+        "--vgs-file", fixture("vgs_rhel6-clustered-on-drbd.txt"),
+    )  # fmt: skip
+    assert "internal error" not in run.stdout + run.stderr, run
+    assert run.returncode in (0, 1, 2), run
+
+
 @pytest.mark.parametrize("size", ["1e300", "-5", "nan", "inf", LONG])
 def test_lvm_size_out_of_range_names_the_line(size):
     content = text("vgs_rhel6-clustered-on-drbd.txt").splitlines()

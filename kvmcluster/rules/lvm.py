@@ -11,7 +11,8 @@ from kvmcluster.model.lvm import LvmConfig, LvmReport
 from kvmcluster.model.record import factory, record
 from kvmcluster.parsers.drbd_conf import BackingDevice
 
-DRBD_DEVICE = re.compile(r"^/dev/drbd(\d+)$|^/dev/drbd/by-res/")
+# /dev/drbdN with N of at most 20 digits (2**64): a longer "minor" from the input is no DRBD device
+DRBD_DEVICE = re.compile(r"^/dev/drbd([0-9]{1,20})$|^/dev/drbd/by-res/")
 
 
 @record
