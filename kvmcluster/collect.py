@@ -30,6 +30,7 @@ COMMANDS = [
     (c.CRM_MON, cluster.CRM_MON_ARGV),
     (c.CIB, cluster.CIB_ARGV),
     (c.QUORUMTOOL, cluster.QUORUMTOOL_ARGV),
+    (c.CFGTOOL, cluster.CFGTOOL_ARGV),
     (c.PS, PS_ARGV),
     (c.VGS, lvm.VGS_ARGV),
     (c.PVS, lvm.PVS_ARGV),

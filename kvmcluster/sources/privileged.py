@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from kvmcluster.parsers.lvm import LVS_ARGV, PVS_ARGV, VGS_ARGV
 from kvmcluster.sources.cluster import (
+    CFGTOOL_ARGV,
     CIB_ARGV,
     CLUSTAT_ARGV,
     CMAN_NODES_ARGV,
@@ -39,6 +40,7 @@ SUDO_COMMANDS: tuple[tuple[str, str, list[str]], ...] = (
     ("KVMCLUSTER_PCMK", "check_cluster, check_cluster_services, check_vm_alloc", CRM_MON_ARGV),
     ("KVMCLUSTER_PCMK", "check_cluster_services, check_vm_alloc (constraints)", CIB_ARGV),
     ("KVMCLUSTER_PCMK", "check_cluster (corosync quorum)", QUORUMTOOL_ARGV),
+    ("KVMCLUSTER_PCMK", "check_cluster (corosync links)", CFGTOOL_ARGV),
     ("KVMCLUSTER_LVM", "check_cluster_lvm", VGS_ARGV),
     ("KVMCLUSTER_LVM", "check_cluster_lvm", PVS_ARGV),
     ("KVMCLUSTER_LVM", "check_cluster_lvm", LVS_ARGV),
