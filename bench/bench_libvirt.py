@@ -20,6 +20,7 @@ replaced (between its markers) by the figures.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shlex
@@ -41,6 +42,9 @@ SOURCE = "kvmcluster/sources/libvirt.py"
 DOCS = REPO / "docs" / "benchmarks.md"
 BEGIN = "<!-- bench_libvirt: begin -->"
 END = "<!-- bench_libvirt: end -->"
+RTT = 0.002  # the round trip of the slow network, seconds
+SLOW = f"qemu+ssh, RTT {RTT * 1000:.0f} ms"
+TRANSPORTS = ("local", "qemu+ssh", SLOW)
 LAUNCH = (
     "import sys; sys.path.insert(0, {path!r}); from kvmcluster.checks.vm_alloc import main; main()"
 )
@@ -207,6 +211,79 @@ def phases(uri: str, rounds: int = 5) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
+class DelayRelay:
+    """A TCP relay on 127.0.0.1 that delivers every byte `delay` seconds late in each
+    direction (order kept): a network with a round trip of 2 x delay, for qemu+ssh:// to the
+    sshd behind it. No netem here; this runs in a thread of the bench."""
+
+    def __init__(self, target_port: int, delay: float):
+        import asyncio
+        import socket
+        import threading
+
+        self.delay = delay
+        self.target = target_port
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(ready,), daemon=True)
+        self.thread.start()
+        ready.wait(10)
+
+    def _run(self, ready) -> None:
+        import asyncio
+
+        async def pipe(reader, writer):
+            queue: asyncio.Queue = asyncio.Queue()
+
+            async def deliver():
+                while True:
+                    due, data = await queue.get()
+                    if data is None:
+                        break
+                    wait = due - self.loop.time()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                    writer.write(data)
+                    await writer.drain()
+                writer.close()
+
+            sender = asyncio.ensure_future(deliver())
+            try:
+                while data := await reader.read(65536):
+                    queue.put_nowait((self.loop.time() + self.delay, data))
+            except ConnectionError:
+                pass
+            queue.put_nowait((0, None))
+            await sender
+
+        async def client(reader, writer):
+            try:
+                up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target)
+            except OSError:
+                writer.close()
+                return
+            await asyncio.gather(
+                pipe(reader, up_writer), pipe(up_reader, writer), return_exceptions=True
+            )
+
+        async def serve():
+            server = await asyncio.start_server(client, "127.0.0.1", self.port)
+            ready.set()
+            async with server:
+                await server.serve_forever()
+
+        asyncio.set_event_loop(self.loop)
+        with contextlib.suppress(RuntimeError):  # stopped
+            self.loop.run_until_complete(serve())
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
 def answer(argv: list[str]) -> str:
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     return proc.stdout
@@ -226,7 +303,7 @@ def main() -> None:
     rev = args.before or before_revision()
     tmp = Path(tempfile.mkdtemp(prefix="hD1-bench-"))
     daemons: dict[str, Libvirtd] = {}
-    gateway = disks = None
+    gateway = disks = relay = None
     rows = []
     calls = []
     try:
@@ -234,6 +311,13 @@ def main() -> None:
         daemons["node05"] = Libvirtd("hD1bench05")
         daemons["node06"] = Libvirtd("hD1bench06")
         gateway = SshGateway(daemons)
+        relay = DelayRelay(gateway.port, RTT / 2)
+
+        def uri_of(transport: str, node: str, daemon: Libvirtd) -> str:
+            if transport == "local":
+                return daemon.uri
+            return gateway.uri(node, relay.port if transport == SLOW else None)
+
         disks = Disks(tmp, ["hD1bench05", "hD1bench06"])
         for n in sizes:
             started = time.monotonic()
@@ -246,11 +330,10 @@ def main() -> None:
             base = vm_files(tmp / f"vms-{n}", n, libvirt_domains=False)
             files = base[: base.index("--vg")]  # --cluster-conf, --clustat-file
             common = [*files, "--vg", "node05=hD1bench05", "--vg", "node06=hD1bench06", "-t", "30"]
-            for transport in ("local", "qemu+ssh"):
+            for transport in TRANSPORTS:
                 targets = []
                 for node, daemon in daemons.items():
-                    uri = daemon.uri if transport == "local" else gateway.uri(node)
-                    targets += ["--libvirt", f"{node}={uri}"]
+                    targets += ["--libvirt", f"{node}={uri_of(transport, node, daemon)}"]
 
                 after, before = (
                     [sys.executable, "-c", LAUNCH.format(path=str(tree)), *common, *targets]
@@ -259,8 +342,8 @@ def main() -> None:
                 same = answer(after) == answer(before)
                 figures = farm_bench(after, before, args.runs)
                 rows.append((transport, n, figures, same, answer(after).splitlines()[0][:60]))
-                uri = daemons["node05"].uri if transport == "local" else gateway.uri("node05")
-                calls.append((transport, n, phases(uri)))
+                node05 = daemons["node05"]
+                calls.append((transport, n, phases(uri_of(transport, "node05", node05))))
                 print(
                     f"{transport:8} {n:4} after {figures['A'] * 1000:7.1f} ms  before "
                     f"{figures['B'] * 1000:7.1f} ms  after/before {figures['A/B']:.2f}  "
@@ -268,6 +351,8 @@ def main() -> None:
                     flush=True,
                 )
     finally:
+        if relay is not None:
+            relay.stop()
         if gateway is not None:
             gateway.stop()
         for daemon in daemons.values():
@@ -291,7 +376,9 @@ def report(rows, calls, rev: str, runs: int) -> str:
         f"{time.strftime('%Y-%m-%d')}: check_vm_alloc against two real libvirtd (QEMU driver, "
         "TCG domains with one block disk each; each node runs half the VMs and has the other "
         "half shut off), locally (unix socket) and over qemu+ssh:// (a real sshd on 127.0.0.1, "
-        "one connection per node). After: one `getAllDomainStats(STATE)` per node, then "
+        "one connection per node; and the same through a relay on 127.0.0.1 that delays every "
+        f"byte by {RTT * 500:.0f} ms each way, a network with a {RTT * 1000:.0f} ms round "
+        "trip: no netem in this kernel). After: one `getAllDomainStats(STATE)` per node, then "
         "XMLDesc() of the active domains (4 in flight when more than 8). Before: state() of "
         "every domain and "
         f"XMLDesc() of the active ones, one at a time (`{SOURCE}` of {rev[:7]}). The guests "
@@ -312,7 +399,7 @@ def report(rows, calls, rev: str, runs: int) -> str:
     sizes = sorted({n for _, n, _, _, _ in rows})
     if len(sizes) >= 2:
         small, large = sizes[0], sizes[-1]
-        for transport in ("local", "qemu+ssh"):
+        for transport in TRANSPORTS:
             if (transport, small) in by and (transport, large) in by:
                 ratio = by[(transport, large)]["A"] / by[(transport, small)]["A"]
                 old = by[(transport, large)]["B"] / by[(transport, small)]["B"]

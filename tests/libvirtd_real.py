@@ -243,6 +243,20 @@ class Libvirtd:
     def shutoff(self, name: str, disks=()):
         return self.define(name, disks)
 
+    def io_error_paused(self, name: str, nbd: FailingNbd, timeout: float = 20):
+        """Running on a disk that fails: paused by qemu, reason I/O error."""
+        import libvirt
+
+        xml = domain_xml(name).replace("</emulator>", f"</emulator>{nbd.disk_xml()}")
+        domain = self._rw.defineXML(xml)
+        domain.create()
+        deadline = time.monotonic() + timeout
+        while domain.state() != [libvirt.VIR_DOMAIN_PAUSED, libvirt.VIR_DOMAIN_PAUSED_IOERROR]:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} not paused by an I/O error: {domain.state()}")
+            time.sleep(0.05)
+        return domain
+
     def crashed(self, name: str, timeout: float = 20):
         import libvirt
 
@@ -356,9 +370,15 @@ class SshGateway:
         self.stop()
         raise RuntimeError("sshd did not start")
 
-    def uri(self, node: str) -> str:
+    def uri(self, node: str, port: int | None = None) -> str:
+        """qemu+ssh:// to the node; `port`: another port that relays to this sshd (its host
+        key is then trusted on that port too)."""
+        if port is not None and port != self.port:
+            host_public = " ".join((self.dir / "host_key.pub").read_text().split()[:2])
+            with open(self.dir / "known_hosts", "a") as known:
+                known.write(f"[127.0.0.1]:{port} {host_public}\n")
         return (
-            f"qemu+ssh://root@127.0.0.1:{self.port}/system?command={self.dir / 'ssh'}"
+            f"qemu+ssh://root@127.0.0.1:{port or self.port}/system?command={self.dir / 'ssh'}"
             f"&keyfile={self.dir / f'key_{node}'}"
         )
 
@@ -367,6 +387,91 @@ class SshGateway:
             self.proc.terminate()
             self.proc.wait(timeout=10)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class FailingNbd:
+    """An NBD server on a unix socket whose every read and write fails with EIO: a disk that
+    died under a running VM. With `error_policy=stop` qemu pauses the guest (reason ioerror)
+    as soon as the BIOS reads its boot sector."""
+
+    SIZE = 1 << 20
+
+    def __init__(self, directory: Path):
+        import socket
+        import threading
+
+        self.path = str(directory / "failing-nbd.sock")
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(self.path)
+        self.server.listen(4)
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def disk_xml(self, target: str = "vda") -> str:
+        return (
+            "<disk type='network' device='disk'>"
+            "<driver name='qemu' type='raw' error_policy='stop' rerror_policy='stop'/>"
+            f"<source protocol='nbd' name='dead'><host transport='unix' socket='{self.path}'/>"
+            f"</source><target dev='{target}' bus='virtio'/></disk>"
+        )
+
+    def _serve(self) -> None:
+        import threading
+
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._client, args=(conn,), daemon=True).start()
+
+    def _client(self, conn) -> None:
+        import struct
+
+        def recv(n: int) -> bytes:
+            data = b""
+            while len(data) < n:
+                chunk = conn.recv(n - len(data))
+                if not chunk:
+                    raise EOFError
+                data += chunk
+            return data
+
+        def option_reply(option: int, kind: int, data: bytes = b"") -> None:
+            conn.sendall(struct.pack(">QIII", 0x3E889045565A9, option, kind, len(data)) + data)
+
+        try:
+            with conn:
+                # fixed newstyle handshake, no zeroes
+                conn.sendall(b"NBDMAGIC" + b"IHAVEOPT" + struct.pack(">H", 1 | 2))
+                recv(4)
+                while True:
+                    _, option, length = struct.unpack(">QII", recv(16))
+                    recv(length)
+                    if option == 2:  # NBD_OPT_ABORT
+                        return
+                    if option in (7, 6):  # NBD_OPT_GO, NBD_OPT_INFO
+                        info = struct.pack(">HQH", 0, self.SIZE, 1)  # NBD_INFO_EXPORT, HAS_FLAGS
+                        option_reply(option, 3, info)  # NBD_REP_INFO
+                        option_reply(option, 1)  # NBD_REP_ACK
+                        if option == 7:
+                            break
+                        continue
+                    option_reply(option, (1 << 31) + 1)  # NBD_REP_ERR_UNSUP
+                while True:
+                    _, _, kind, handle, _, length = struct.unpack(">IHHQQI", recv(28))
+                    if kind == 2:  # NBD_CMD_DISC
+                        return
+                    if kind == 1:  # a write's payload comes with the request
+                        recv(length)
+                    conn.sendall(struct.pack(">IIQ", 0x67446698, 5, handle))  # EIO
+        except (EOFError, OSError):
+            return
+
+    def stop(self) -> None:
+        self.server.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
 
 
 class LvmVg:

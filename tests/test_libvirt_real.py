@@ -11,7 +11,7 @@ import time
 import pytest
 
 from tests.libvirt_nodes import VM199, VM200
-from tests.libvirtd_real import Libvirtd, LvmVg, SshGateway, missing
+from tests.libvirtd_real import FailingNbd, Libvirtd, LvmVg, SshGateway, missing
 from tests.plugin_runner import fixture, run_plugin
 
 OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
@@ -55,6 +55,13 @@ def vgs():
     yield vg05, vg06
     vg06.remove()
     vg05.remove()
+
+
+@pytest.fixture(scope="module")
+def dead_disk(nodes):
+    server = FailingNbd(nodes[0].dir)
+    yield server
+    server.stop()
 
 
 @pytest.fixture(autouse=True)
@@ -126,6 +133,22 @@ def test_paused_vm_is_a_warning(nodes, gateway):
     run = vm_alloc(nodes, gateway)
     assert run.returncode == WARNING, run.stdout
     assert run.first_line.startswith(f"VM_ALLOC WARNING - {VM200} paused on node05")
+
+
+def test_vm_paused_by_an_io_error_is_a_warning(nodes, gateway, dead_disk):
+    """Its disk fails under it (an NBD server answering EIO): qemu pauses it for real."""
+    from kvmcluster.sources.libvirt import read_hypervisors
+
+    node05, node06 = nodes
+    node05.io_error_paused(VM200, dead_disk)
+    node06.running(VM199)
+    run = vm_alloc(nodes, gateway)
+    assert run.returncode == WARNING, run.stdout
+    assert run.first_line.startswith(f"VM_ALLOC WARNING - {VM200} paused on node05")
+    (view,) = read_hypervisors([("node05", node05.uri)])
+    (domain,) = view.domains
+    assert (domain.state, domain.reason) == ("paused", "ioerror")
+    assert [(d.source, d.type) for d in domain.disks] == [("nbd:dead", "network")]
 
 
 def test_crashed_vm_is_critical(nodes, gateway):
