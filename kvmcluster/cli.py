@@ -15,7 +15,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from kvmcluster import status
     from kvmcluster.model.findings import printable
 
-    root = Path(args.captures)
+    # default: the captures that ship inside the package (demo_captures), so the demo runs
+    # from any directory and in any installation
+    root = Path(args.captures) if args.captures else Path(__file__).parent / "demo_captures"
     if not root.is_dir():
         print(f"kvmcluster demo: {root}: no such directory", file=sys.stderr)
         return 3
@@ -126,16 +128,27 @@ def cmd_import(args: argparse.Namespace) -> int:
     from kvmcluster.parsers.drbd_conf import read_drbd_conf
     from kvmcluster.sources.files import read_text
 
+    warnings: list[str] = []
     try:
+        admin = {}
+        for item in args.admin_address or []:
+            node, sep, address = item.partition("=")
+            if not sep or not node or not address:
+                raise KvmclusterError(f"--admin-address {item}: expected NODE=IP")
+            admin[node] = address
         text = import_cluster(
             read_text(args.cluster_conf, "cluster.conf"),
             args.cluster_conf,
             read_drbd_conf(args.drbd_conf),
             read_text(args.hosts, "hosts file") if args.hosts else None,
+            admin_addresses=admin,
+            warnings=warnings,
         )
     except KvmclusterError as exc:
         print(f"kvmcluster import: {printable(str(exc))}", file=sys.stderr)
         return 2
+    for warning in warnings:
+        print(f"kvmcluster import: warning: {printable(warning)}", file=sys.stderr)
     if args.output:
         if os.path.exists(args.output) and not args.force:
             print(f"kvmcluster import: {args.output} exists (use --force)", file=sys.stderr)
@@ -236,7 +249,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-V", "--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="run the checks on bundled example captures")
-    demo.add_argument("captures", nargs="?", default="examples/captures", help="captures directory")
+    demo.add_argument(
+        "captures",
+        nargs="?",
+        help="captures directory (default: the example captures installed with kvmcluster)",
+    )
     demo.set_defaults(func=cmd_demo)
 
     generate = commands.add_parser(
@@ -281,6 +298,12 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("--cluster-conf", required=True, metavar="FILE")
     importer.add_argument("--drbd-conf", required=True, metavar="FILE")
     importer.add_argument("--hosts", metavar="FILE")
+    importer.add_argument(
+        "--admin-address",
+        action="append",
+        metavar="NODE=IP",
+        help="the address Icinga checks NODE on (default: its SHORT-admin line in --hosts)",
+    )
     importer.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
     importer.add_argument("--force", action="store_true")
     importer.set_defaults(func=cmd_import)
@@ -349,6 +372,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _NoResult(BaseException):  # not caught by an `except Exception` on its way up
+    def __init__(self, seconds: float):
+        super().__init__(seconds)
+        self.seconds = seconds
+
+
+def _end_within_timeout(args: argparse.Namespace) -> None:
+    """status, lint and collect end within -t (+ 0.5 s to print their line) even when a huge
+    input keeps the parsers busy: commands are already bounded by the deadline, Python work is
+    not (the plugins have nagiosplugin's alarm). Not with --watch, whose every refresh gets the
+    whole budget. Disarmed by main() before it returns."""
+    import signal
+    import threading
+
+    seconds = getattr(args, "timeout", None)
+    if not seconds or getattr(args, "watch", None):
+        return
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def expired(signum, frame):
+        raise _NoResult(seconds)
+
+    signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds + 0.5)
+
+
+def _disarm() -> None:
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
 def main(argv: list[str] | None = None) -> None:
     from kvmcluster.runtime.cli import discard_stdout, ensure_std_streams
 
@@ -356,9 +414,20 @@ def main(argv: list[str] | None = None) -> None:
     CommandParser.words = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     try:
+        _end_within_timeout(args)
         code = args.func(args)
         sys.stdout.flush()  # here, where a closed pipe can still be answered
     except KeyboardInterrupt:
+        code = 3
+    except _NoResult as exc:
+        message = f"no result within {exc.seconds:g}s (raise -t if the input is that large)"
+        try:
+            if args.command == "lint":
+                print(f"LINT UNKNOWN - {message}", flush=True)
+            else:
+                print(f"kvmcluster {args.command}: {message}", file=sys.stderr)
+        except BrokenPipeError:
+            discard_stdout()
         code = 3
     except BrokenPipeError:  # `kvmcluster status | head`: nobody reads the rest
         discard_stdout()
@@ -375,4 +444,6 @@ def main(argv: list[str] | None = None) -> None:
         except BrokenPipeError:
             discard_stdout()
         code = 3
+    finally:
+        _disarm()
     sys.exit(code)
