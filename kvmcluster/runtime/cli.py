@@ -123,13 +123,14 @@ def add_ssh_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def start(args) -> None:
-    """What every plugin does once its arguments are parsed: the -t deadline, and --ssh."""
-    from kvmcluster.runtime.command import set_deadline
-    from kvmcluster.sources.node import use_ssh
+def start(args):
+    """What every plugin does once its arguments are parsed: the node it checks (this machine,
+    or --ssh), within the -t deadline; handed to every source."""
+    from kvmcluster.runtime.command import Deadline
+    from kvmcluster.sources.node import open_node
 
-    set_deadline(args.timeout)
-    use_ssh(getattr(args, "ssh", None), getattr(args, "ssh_option", None), args.timeout)
+    deadline = Deadline(args.timeout)
+    return open_node(getattr(args, "ssh", None), getattr(args, "ssh_option", None), deadline)
 
 
 def positive_int(text: str) -> int:
@@ -181,7 +182,8 @@ def _guarded(check_name: str, main: Callable[[list[str] | None], None], argv) ->
         discard_stdout()
         return 3
     except nagiosplugin.Timeout as exc:
-        print(f"{check_name} UNKNOWN - no result within {exc}s (raise -t if the node is slow)")
+        seconds = str(exc).removesuffix("s")  # nagiosplugin says "3s"
+        print(f"{check_name} UNKNOWN - no result within {seconds}s (raise -t if the node is slow)")
     except KeyboardInterrupt:
         print(f"{check_name} UNKNOWN - interrupted")
     except Exception as exc:  # the last line of defence: never a bare traceback
