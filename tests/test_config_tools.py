@@ -238,7 +238,16 @@ GOOD = Path(SEED_TOML).read_text()
     [
         (("[cluster]", '[cluster]\ncolour = "blue"'), "cluster.colour: unknown key"),
         (("node_id = 2", 'node_id = "two"'), "nodes[1].node_id: expected int, got str 'two'"),
-        (('name = "drbd1"', 'name = "drbd0"'), "drbd.resources.name: duplicate 'drbd0'"),
+        (
+            ('name = "drbd1"', 'name = "drbd0"'),
+            "drbd.resources[1].name: duplicate 'drbd0' (as drbd.resources[0].name)",
+        ),
+        (("minor = 2", "minor = 1"), "drbd.resources[2].minor: duplicate 1"),
+        (
+            ("172.30.136.18", "172.30.136.16"),
+            "drbd.resources[2].addresses.node06.c01.cloud.agarik.com: duplicate "
+            "'172.30.136.16:7788' (as drbd.resources[1].addresses.node06.c01.cloud.agarik.com)",
+        ),
         (
             ('vg = "volnode06"', 'vg = "volnode05"'),
             "vms[1].vg: volnode05 belongs to node05.c01.cloud.agarik.com, not to the VM's home "
@@ -454,7 +463,7 @@ def test_import_then_generate_reproduces_nodes_domains_vms_and_resources(tmp_pat
     assert "allow_dual_primary_without_fencing = true" in (tmp_path / "imported.toml").read_text()
 
 
-def test_import_refuses_a_cluster_conf_with_defects():
+def test_import_takes_a_cluster_conf_with_defects_and_warns():
     run = kvmcluster(
         "import",
         "--cluster-conf",
@@ -462,5 +471,7 @@ def test_import_refuses_a_cluster_conf_with_defects():
         "--drbd-conf",
         fixture("etc-drbd-conf_seed-84.conf"),
     )
-    assert run.returncode == 2
-    assert "fix the cluster config first (kvmcluster lint)" in run.stderr
+    assert run.returncode == 0, run.stderr
+    assert "kvmcluster import: warning: " in run.stderr
+    assert "failover domain kvm_node06 (line 29) names node04.c01.cloud.agarik.com" in run.stderr
+    assert "# WARNING: " in run.stdout

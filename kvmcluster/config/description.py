@@ -273,8 +273,18 @@ def parse_description(data: dict, source: str) -> ClusterDescription:
     description.drbd = drbd
     _unique(r, "drbd.resources", "name", [d.name for d in drbd.resources])
     _unique(r, "drbd.resources", "minor", [d.minor for d in drbd.resources])
-    endpoints = [f"{a}:{d.port}" for d in drbd.resources for a in d.addresses.values()]
-    _unique(r, "drbd.resources", "address:port", endpoints)
+    endpoints = [
+        (f"drbd.resources[{index}].addresses.{node}", f"{address}:{d.port}")
+        for index, d in enumerate(drbd.resources)
+        for node, address in d.addresses.items()
+    ]
+    _unique(
+        r,
+        "drbd.resources",
+        "address:port",
+        [value for _, value in endpoints],
+        [key for key, _ in endpoints],
+    )
 
     drbd_names = [d.name for d in drbd.resources]
     for path, item in r.array_of_tables(data, "volume_groups"):
@@ -387,12 +397,18 @@ def parse_description(data: dict, source: str) -> ClusterDescription:
     return description
 
 
-def _unique(r: _Reader, table: str, key: str, values: list) -> None:
-    seen = set()
-    for value in values:
-        if value in seen and value not in (None, ""):
-            r.problem(f"{table}.{key}", f"duplicate {value!r}")
-        seen.add(value)
+def _unique(r: _Reader, table: str, key: str, values: list, keys: list[str] | None = None) -> None:
+    """Each value that repeats an earlier one is a problem named by its entry's index:
+    `drbd.resources[2].minor: duplicate 1 (as drbd.resources[1])`."""
+    seen: dict = {}
+    for index, value in enumerate(values):
+        if value in (None, ""):
+            continue
+        where = keys[index] if keys else f"{table}[{index}].{key}"
+        if value in seen:
+            r.problem(where, f"duplicate {value!r} (as {seen[value]})")
+        else:
+            seen[value] = where
 
 
 def load_description(path: str) -> ClusterDescription:

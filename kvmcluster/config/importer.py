@@ -6,6 +6,7 @@ import re
 
 from kvmcluster.config.description import FAKE_FENCE_AGENTS
 from kvmcluster.errors import KvmclusterError, ParseError
+from kvmcluster.model.findings import printable
 from kvmcluster.parsers.drbd_conf import ConfNode, DrbdConfig
 from kvmcluster.parsers.values import is_count
 
@@ -61,25 +62,122 @@ def _drbd_setting(resource: ConfNode, common: ConfNode | None, section: str, key
     return None
 
 
-def import_cluster(cluster_conf_text: str, cluster_conf: str, drbd: DrbdConfig, hosts_text=None):
-    from kvmcluster.parsers.cluster_conf import parse_cluster_conf, parse_cluster_conf_tree
+def _recovered(text: str, source: str, warnings: list[str]) -> str:
+    """cluster.conf that is not well-formed XML (the seed's `<-- Exemple ...` comment), read
+    the way libxml2 recovers it, with a warning naming the line. The recovered document keeps
+    its line numbers, so the findings read on it point at the admin's file."""
+    from lxml import etree
+
+    from kvmcluster.parsers.cluster_conf import parse_cluster_conf_tree
+    from kvmcluster.parsers.xmltext import refuse_dtd
+
+    try:
+        parse_cluster_conf_tree(text, source)
+        return text
+    except ParseError as exc:
+        first = exc
+    refuse_dtd(text, source)
+    xml_parser = etree.XMLParser(
+        recover=True,
+        encoding="utf-8",
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+    )
+    try:
+        root = etree.fromstring(text.encode("utf-8"), xml_parser)
+    except (etree.XMLSyntaxError, UnicodeError):
+        root = None
+    if root is None or root.tag != "cluster":
+        raise first
+    warnings.append(
+        f"{first}: read as libxml2 recovers it (what it cannot read is left out): fix the file "
+        "(kvmcluster lint) and compare the imported VMs and nodes with it"
+    )
+    return "\n" * ((root.sourceline or 1) - 1) + etree.tostring(root, encoding="unicode") + "\n"
+
+
+def _node_addresses(hosts_text: str | None, nodes: list[str]) -> dict[str, dict[str, str]]:
+    """node -> {"cluster_address", "admin_address"} from an /etc/hosts.
+
+    The interconnect is the line on which the cluster node name comes first (cman finds its
+    own node by it); the admin address is the line of `SHORT-admin` (as generate writes it),
+    else another line naming the node or its short name."""
+    from kvmcluster.model.vms import short
     from kvmcluster.parsers.hosts import parse_hosts
 
-    config = parse_cluster_conf(cluster_conf_text, cluster_conf)
-    if config.errors:
-        raise ImportError_(
-            "fix the cluster config first (kvmcluster lint): " + "; ".join(config.errors)
+    entries = parse_hosts(hosts_text or "")
+    found: dict[str, dict[str, str]] = {}
+    for node in nodes:
+        names = {node, short(node)}
+        first = next((e.address for e in entries if e.names[0] == node), None)
+        anywhere = next((e.address for e in entries if node in e.names), None)
+        cluster = first or anywhere
+        admin = next(
+            (e.address for e in entries if {f"{n}-admin" for n in names} & set(e.names)), None
         )
+        if admin is None:
+            admin = next(
+                (e.address for e in entries if names & set(e.names) and e.address != cluster),
+                None,
+            )
+        pairs = (("cluster_address", cluster), ("admin_address", admin))
+        found[node] = {key: value for key, value in pairs if value}
+    return found
+
+
+def _home(vm, nodes: list[str], warnings: list[str]) -> str:
+    """The VM's home node: the first node of its failover domain that is a cluster node; else
+    the node its domain is named after (kvm_SHORT, as generate names them), with a warning."""
+    from kvmcluster.model.vms import same_node, short
+
+    for candidate in vm.preferred:
+        node = next((n for n in nodes if same_node(candidate, n)), None)
+        if node is not None:
+            return node
+    by_name = next((n for n in nodes if vm.domain == f"kvm_{short(n)}"), None)
+    home = by_name or (nodes[0] if nodes else "")
+    why = f"named after {home}" if by_name else "none of its nodes is a cluster node"
+    warnings.append(
+        f"{vm.resource}: failover domain {vm.domain or '(none)'} gives no home among the cluster "
+        f"nodes; imported with home = {home!r} ({why}): check it"
+    )
+    return home
+
+
+def import_cluster(
+    cluster_conf_text: str,
+    cluster_conf: str,
+    drbd: DrbdConfig,
+    hosts_text=None,
+    admin_addresses: dict[str, str] | None = None,
+    warnings: list[str] | None = None,
+):
+    """The description (TOML text) of an existing cluster.
+
+    The defects of cluster.conf (failover domains naming other hosts, a broken comment) do not
+    stop the import: they are appended to `warnings` (and written as comments into the TOML),
+    and the description says what the cluster should be. admin_addresses (node -> IP, from
+    --admin-address) win over the hosts file."""
+    from kvmcluster.parsers.cluster_conf import parse_cluster_conf, parse_cluster_conf_tree
+
+    warnings = [] if warnings is None else warnings
+    cluster_conf_text = _recovered(cluster_conf_text, cluster_conf, warnings)
+    config = parse_cluster_conf(cluster_conf_text, cluster_conf)
+    warnings += [f"{cluster_conf}: {error}" for error in config.errors]
     root = parse_cluster_conf_tree(cluster_conf_text, cluster_conf)
-    hosts = {}
-    for entry in parse_hosts(hosts_text or ""):
-        for name in entry.names:
-            hosts.setdefault(name, entry.address)
+    addresses = _node_addresses(hosts_text, config.nodes)
+    for node, address in (admin_addresses or {}).items():
+        if node not in config.nodes:
+            raise ImportError_(f"--admin-address {node}: not a node of {cluster_conf}")
+        addresses.setdefault(node, {})["admin_address"] = address
     lines = [
         f"# imported by kvmcluster import from {cluster_conf} and drbd.conf",
         "# Check it, then: kvmcluster generate THIS.toml --output DIR --diff",
         "",
     ]
+    mark = len(lines)
     _table(
         lines,
         "[cluster]",
@@ -102,8 +200,13 @@ def import_cluster(cluster_conf_text: str, cluster_conf: str, drbd: DrbdConfig, 
                 params = {k: v for k, v in fencedevice.attrib.items() if k not in ("name", "agent")}
         node_id = _number(element, "nodeid", "0", cluster_conf)
         node = {"name": element.get("name"), "node_id": node_id}
-        if element.get("name") in hosts:
-            node["cluster_address"] = hosts[element.get("name")]
+        node.update(addresses.get(element.get("name"), {}))
+        if "admin_address" not in node:
+            where = node.get("cluster_address", "its cluster address")
+            warnings.append(
+                f"node {node['name']}: no admin address (--admin-address NODE=IP, or a "
+                f"SHORT-admin line in --hosts): Icinga would check it on {where}"
+            )
         if fence:
             node["fence"] = fence
         _table(lines, "[[nodes]]", node)
@@ -129,7 +232,7 @@ def import_cluster(cluster_conf_text: str, cluster_conf: str, drbd: DrbdConfig, 
     for resource in drbd.resources():
         _table(lines, "[[drbd.resources]]", _drbd_resource(resource, common, config.nodes))
     for vm in config.vms:
-        home = vm.preferred[0] if vm.preferred else ""
+        home = _home(vm, config.nodes, warnings)
         _table(
             lines,
             "[[vms]]",
@@ -146,7 +249,15 @@ def import_cluster(cluster_conf_text: str, cluster_conf: str, drbd: DrbdConfig, 
         lines.append(f"# {agent} cannot fence: the cluster runs dual-primary DRBD without fencing.")
         lines.append("# Replace it with a real agent and drop the next line.")
         fencing["allow_dual_primary_without_fencing"] = True
+        warnings.append(
+            f"{cluster_conf}: fence agent {agent or 'none'} cannot fence: imported with "
+            "allow_dual_primary_without_fencing = true; replace it with a real agent"
+        )
     _table(lines, "[fencing]", fencing)
+    if warnings:
+        notes = ["# kvmcluster import found, and imported anyway:"]
+        notes += [f"# WARNING: {printable(w)}" for w in warnings]
+        lines[mark:mark] = notes + [""]
     return "\n".join(lines).rstrip() + "\n"
 
 
