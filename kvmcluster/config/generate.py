@@ -515,26 +515,46 @@ def _runbook_vgcreate(desc: ClusterDescription, vgcreate: str) -> list[str]:
     return out
 
 
-def _runbook_pacemaker(desc: ClusterDescription, vgcreate: str) -> list[str]:
-    """Steps 4-6 on corosync + Pacemaker: DRBD (above), then LVM, then the resource manager.
+def _runbook_lvcreate(desc: ClusterDescription) -> list[str]:
+    out = []
+    for vm in desc.vms:
+        if vm.vg:
+            out.append(
+                _sh("lvcreate", "-n", vm.name, "-L", "20G", vm.vg)
+                + "   # its disk: choose the size"
+            )
+    return out
 
-    pcs-setup.sh comes last: its LVM-activate resources need the volume groups, and its VMs
-    their logical volumes. The shared VGs are created under a DLM and lvmlockd started by hand,
-    which are then handed over to Pacemaker.
-    """
-    first = desc.nodes[0].name
+
+def _runbook_domains(desc: ClusterDescription) -> list[str]:
+    """The VMs' libvirt domains, the same XML on every node; the cluster starts them."""
     out = [
-        "## 4. Cluster stack, in this order, on every node",
         "",
-        "```sh",
-        "systemctl start corosync",
-        "systemctl start pacemaker   # no resources yet: nothing starts",
-        "```",
+        "## {n}. The VMs' domains, on every node",
         "",
-        f"## 5. LVM on DRBD, once, on {first}",
+        "The same domain XML on every node, in `/etc/libvirt/qemu/` (its disk is the LV of the",
+        "step above, `/dev/VG/NAME`); libvirt never starts them itself, the cluster does.",
         "",
         "```sh",
     ]
+    for vm in desc.vms:
+        xml = f"/etc/libvirt/qemu/{vm.name}.xml"
+        out += [_sh("virsh", "define", xml), _sh("virsh", "autostart", "--disable", vm.name)]
+    if not desc.vms:
+        out.append("# no VMs in the description")
+    out.append("```")
+    return out
+
+
+def _runbook_pacemaker(desc: ClusterDescription, vgcreate: str) -> list[str]:
+    """LVM, then the resource manager, on corosync + Pacemaker (DRBD is in sync before).
+
+    pcs-setup.sh comes last: its LVM-activate resources need the volume groups, and its VMs
+    their logical volumes and domains. The shared VGs are created under a DLM and lvmlockd
+    started by hand, which are then handed over to Pacemaker.
+    """
+    first = desc.nodes[0].name
+    out = [f"## {{n}}. LVM on DRBD, once, on {first}", "", "```sh"]
     vgs = " ".join(vg.name for vg in desc.volume_groups)
     if vgs:
         out += [
@@ -543,30 +563,146 @@ def _runbook_pacemaker(desc: ClusterDescription, vgcreate: str) -> list[str]:
             "systemctl start lvmlockd",
         ]
     out += _runbook_vgcreate(desc, vgcreate)
+    out += _runbook_lvcreate(desc)
     if vgs:
         out += [
-            "# create the VMs' logical volumes here (lvcreate), then hand the locking over to",
-            "# Pacemaker (it activates the volume groups from now on):",
+            "# hand the locking over to Pacemaker (it activates the volume groups from now on):",
             f"vgchange -an {vgs}",
             f"vgchange --lockstop {vgs}",
             "systemctl stop lvmlockd",
             "systemctl stop dlm",
         ]
+    out += ["```"]
+    out += _runbook_domains(desc)
     out += [
-        "```",
         "",
-        f"## 6. Resources, once, on {first}",
+        f"## {{n}}. Resources, once, on {first}",
         "",
         "```sh",
-        "# after step 5: Pacemaker starts the DLM and lvmlockd, promotes DRBD, activates each",
-        "# volume group where its DRBD is Promoted, then starts the VMs",
+        "# Pacemaker starts the DLM and lvmlockd, promotes DRBD, activates each volume group",
+        "# where its DRBD is Promoted, then starts the VMs",
         "sh pcs-setup.sh",
+        "```",
     ]
     return out
 
 
-def runbook(desc: ClusterDescription) -> str:
+def _runbook_cman(desc: ClusterDescription, vgcreate: str) -> list[str]:
     first = desc.nodes[0].name
+    dual = [res.name for res in desc.drbd.resources if res.dual_primary]
+    vgs = [vg.name for vg in desc.volume_groups]
+    out = []
+    if dual:
+        out += [
+            "## {n}. Primary on the other nodes (dual-primary resources), cman running",
+            "",
+            "```sh",
+        ]
+        out += [_sh("drbdadm", "primary", name) for name in dual]
+        out += ["cat /proc/drbd    # Primary/Primary, UpToDate/UpToDate", "```", ""]
+    out += [
+        "## {n}. Clustered LVM on DRBD",
+        "",
+        "```sh",
+        "# on every node (lvm.conf merged: locking_type = 3)",
+        "service clvmd start",
+        f"# once, on {first}",
+    ]
+    out += _runbook_vgcreate(desc, vgcreate)
+    if vgs:
+        out.append(_sh("vgchange", "-ay", *vgs) + "   # on every node (clvmd)")
+    out += _runbook_lvcreate(desc)
+    out += ["```"]
+    out += _runbook_domains(desc)
+    out += [
+        "",
+        "## {n}. Resource manager, on every node (it starts the VMs)",
+        "",
+        "```sh",
+        "service rgmanager start",
+        "service ricci start",
+        "clustat    # every vm: started on its home node",
+        "```",
+    ]
+    return out
+
+
+def _victim(desc: ClusterDescription, res: DrbdResource) -> tuple[str, str, list[str], list[str]]:
+    """(victim, survivor, VGs, VMs) of the runbook's split brain example for `res`: the node
+    that does not run the resource's VMs is the victim, by default the last node."""
+    vgs = [vg for vg in desc.volume_groups if vg.drbd_resource == res.name]
+    # the VMs the cluster starts (a VM kept stopped stays stopped)
+    vms = [vm.name for vm in desc.vms if vm.autostart and vm.vg in {vg.name for vg in vgs}]
+    homes = [vg.home for vg in vgs if vg.home != "shared"]
+    names = [node.name for node in desc.nodes]
+    survivor = homes[0] if homes and homes[0] in names else names[0]
+    victim = next((n for n in reversed(names) if n != survivor), survivor)
+    return victim, survivor, [vg.name for vg in vgs], vms
+
+
+def _runbook_incidents(desc: ClusterDescription) -> list[str]:
+    from kvmcluster import advice
+
+    version = desc.drbd.version
+    stack = desc.stack
+    dual = any(res.dual_primary for res in desc.drbd.resources)
+    out = [
+        "",
+        "## After a reboot",
+        "",
+        "Nothing of the stack starts at boot (step 1): start it by hand, in this order.",
+        "",
+        "```sh",
+    ]
+    out += advice.start_order(
+        stack,
+        [res.name for res in desc.drbd.resources],
+        [vg.name for vg in desc.volume_groups],
+        version,
+        dual_primary=dual,
+    )
+    out += ["```", "", "## Split brain", ""]
+    out += [
+        "`cat /proc/drbd` shows `cs:StandAlone` (8.4) or `drbdadm status` a StandAlone",
+        "connection (9): choose the victim, the node whose changes since the split are",
+        "thrown away. Per resource, with the node that does not run its VMs as the victim:",
+    ]
+    for res in desc.drbd.resources:
+        victim, survivor, vgs, vms = _victim(desc, res)
+        out += ["", f"### {res.name}", "", "```sh"]
+        out += advice.split_brain_steps(
+            res.name, vgs, vms, version, victim, survivor, stack, res.dual_primary
+        )
+        out.append("```")
+    out += ["", "## A VM running on two nodes at once", ""]
+    for vm in desc.vms[:1]:
+        others = [node.name for node in desc.nodes if node.name != vm.home]
+        out += [
+            f"Both copies write the same disk. For {vm.name}, the cluster's copy on {vm.home}:",
+            "",
+            "```sh",
+        ]
+        out += advice.vm_active_twice(vm.name, vm.home, others, stack)
+        out.append("```")
+    out += ["", "## Failover and failback", ""]
+    for vm in desc.vms:
+        away = next((node.name for node in desc.nodes if node.name != vm.home), vm.home)
+        out += [f"### {vm.name}", "", "```sh"]
+        if stack == "pacemaker":
+            out += advice.pacemaker_recovery(vm.name, "failed")
+            out += advice.pacemaker_recovery(vm.name, "started", away, vm.home)
+        else:
+            out += advice.rgmanager_recovery(vm.name, "failed", home=vm.home)
+            out += advice.rgmanager_recovery(vm.name, "started", away, vm.home, migrate=vm.migrate)
+        out += ["```", ""]
+    return out
+
+
+def runbook(desc: ClusterDescription) -> str:
+    from kvmcluster import advice
+
+    first = desc.nodes[0].name
+    version = desc.drbd.version
     vgcreate = "vgcreate -cy" if desc.stack == "cman" else "vgcreate --shared"
     out = [
         f"# Bring-up of cluster {desc.name}",
@@ -576,53 +712,67 @@ def runbook(desc: ClusterDescription) -> str:
         "Copy the files of `etc/` to each node (`etc/hosts.kvmcluster` and",
         "`etc/lvm/lvm.conf.kvmcluster` are merged into `/etc/hosts` and `/etc/lvm/lvm.conf`).",
         "",
-        "## 1. DRBD metadata, on every node",
+        "## {n}. Nothing of the stack at boot, on every node",
+        "",
+        "A node that boots with DRBD out of sync must not join the cluster and take locks:",
+        "the stack is started by hand after every boot (see After a reboot).",
         "",
         "```sh",
     ]
+    if desc.stack == "cman":
+        out += [f"chkconfig {name} off" for name in ("drbd", "cman", "clvmd", "rgmanager", "ricci")]
+    else:
+        out += ["systemctl disable drbd corosync pacemaker"]
+    out += [
+        "# the cluster starts the VMs, never libvirt-guests: ON_BOOT=ignore in",
+        "# /etc/sysconfig/libvirt-guests (/etc/default/libvirt-guests on Debian)",
+        "```",
+        "",
+        "## {n}. DRBD metadata, on every node",
+        "",
+        "```sh",
+    ]
+    out.append("modprobe drbd")
     for res in desc.drbd.resources:
-        out += [f"drbdadm create-md {res.name}", f"drbdadm up {res.name}"]
+        out += [_sh("drbdadm", "create-md", res.name), _sh("drbdadm", "up", res.name)]
     out += [
         "cat /proc/drbd    # Connected, Secondary/Secondary, Inconsistent/Inconsistent",
         "```",
         "",
-        f"## 2. Initial sync, on {first} only, one resource at a time",
+        "## {n}. Cluster stack, on every node",
+        "",
+        "```sh",
+    ]
+    if desc.stack == "cman":
+        out += [
+            "# before any DRBD Primary: the fence-peer handler (rhcs_fence) needs cman",
+            "service cman start",
+            "cman_tool nodes    # every node: M",
+        ]
+    else:
+        out += [
+            "# before any DRBD Primary: the fence-peer handler needs Pacemaker",
+            "systemctl start corosync",
+            "systemctl start pacemaker   # no resources yet: nothing starts",
+        ]
+    out += [
+        "```",
+        "",
+        f"## {{n}}. Initial sync, on {first} only, one resource at a time",
         "",
         "```sh",
     ]
     for res in desc.drbd.resources:
-        if desc.drbd.version == "9":
-            out.append(f"drbdadm primary --force {res.name}")
-        else:
-            out.append(f"drbdadm -- --overwrite-data-of-peer primary {res.name}")
-        out.append(f"drbdadm wait-sync {res.name}   # wait until UpToDate/UpToDate")
-    out += ["```", "", "## 3. Primary on the other nodes (dual-primary resources)", "", "```sh"]
-    out += [f"drbdadm primary {res.name}" for res in desc.drbd.resources if res.dual_primary]
-    out += [
-        "cat /proc/drbd    # Primary/Primary, UpToDate/UpToDate",
-        "```",
-        "",
-    ]
+        out.append(advice.become_sync_source(res.name, version))
+        out += advice.wait_in_sync(res.name, version)
+    out += ["```", ""]
     if desc.stack == "cman":
-        out += [
-            "## 4. Cluster stack, in this order, on every node",
-            "",
-            "```sh",
-            "service cman start",
-            "service clvmd start",
-            "service rgmanager start",
-            "service ricci start",
-        ]
-        out += ["```", "", f"## 5. LVM on DRBD, once, on {first}", "", "```sh"]
-        out += _runbook_vgcreate(desc, vgcreate)
-        check = 6
+        out += _runbook_cman(desc, vgcreate)
     else:
         out += _runbook_pacemaker(desc, vgcreate)
-        check = 7
     out += [
-        "```",
         "",
-        f"## {check}. Check",
+        "## {n}. Check",
         "",
         "```sh",
         "check_drbd --role dual-primary",
@@ -631,7 +781,17 @@ def runbook(desc: ClusterDescription) -> str:
         "check_vm_alloc",
         "```",
     ]
-    return "\n".join(out) + "\n"
+    out += _runbook_incidents(desc)
+    while out and not out[-1]:
+        out.pop()
+    number = 0
+    lines = []
+    for line in out:
+        if "{n}" in line:
+            number += 1
+            line = line.replace("{n}", str(number))
+        lines.append(line)
+    return "\n".join(lines) + "\n"
 
 
 def icinga_hosts(desc: ClusterDescription) -> str:

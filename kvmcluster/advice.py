@@ -1,0 +1,296 @@
+"""What an admin types to recover, one incident at a time: pure functions that return shell
+lines (commands, and `# ` comment lines that say where and why), right for the DRBD version
+and the cluster stack in use.
+
+The generated RUNBOOK.md is made of them (kvmcluster.config.generate); `kvmcluster status`
+is meant to print them for its findings (split brain, a VM running twice, the start order
+after a reboot, a failed or failed-over rgmanager service). Every drbdadm line is valid for
+its version (tests/test_advice.py runs each with the real drbdadm in dry-run mode: the 8.3
+and 8.4 front ends for 8.3 and 8.4, drbdadm 9 for 9), every pcs line with the real pcs on a
+CIB file.
+
+Pacemaker resource ids are those of the generated pcs-setup.sh: `drbd-RES-clone`,
+`lvm-VG-clone` (dual-primary DRBD) or `lvm-VG`, `vm-NAME`.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+_SYNC_WAIT = "sleep 10"
+
+
+def drbd_line(version: str) -> str:
+    """The DRBD family a version belongs to: "8.3" (8.0-8.3), "8.4" or "9"."""
+    text = (version or "8.4").strip()
+    if text.startswith("9"):
+        return "9"
+    if text.startswith("8.") and text[2:3] in ("0", "1", "2", "3"):
+        return "8.3"
+    return "8.4"
+
+
+def _w(*words: str) -> str:
+    return " ".join(shlex.quote(str(word)) for word in words)
+
+
+def _on(node: str, why: str = "") -> str:
+    return f"# on {node}{': ' + why if why else ''}"
+
+
+def become_sync_source(resource: str, version: str) -> str:
+    """The initial full sync: this node's data overwrites the peer's (once, on one node)."""
+    if drbd_line(version) == "9":
+        return _w("drbdadm", "primary", "--force", resource)
+    return "drbdadm -- --overwrite-data-of-peer primary " + shlex.quote(resource)
+
+
+def wait_in_sync(resource: str, version: str) -> list[str]:
+    """Wait until the resource is Connected and UpToDate on both sides.
+
+    drbdadm 9 has wait-sync; the 8.3/8.4 drbdadm has not (drbdsetup has): wait-connect, then
+    poll the disk states."""
+    res = shlex.quote(resource)
+    if drbd_line(version) == "9":
+        return [f"drbdadm wait-sync {res}   # Connected, UpToDate on every node"]
+    return [
+        f"drbdadm wait-connect {res}",
+        f'until [ "$(drbdadm dstate {res})" = UpToDate/UpToDate ]; do {_SYNC_WAIT}; done',
+    ]
+
+
+def discard_my_data(resource: str, version: str) -> str:
+    """Reconnect as the split brain's victim: its changes since the split are thrown away."""
+    if drbd_line(version) == "8.3":
+        return "drbdadm -- --discard-my-data connect " + shlex.quote(resource)
+    return _w("drbdadm", "connect", "--discard-my-data", resource)
+
+
+def pcmk_ids(resource: str = "", vg: str = "", vm: str = "", dual_primary: bool = True) -> str:
+    """The pcs-setup.sh id of a DRBD resource's clone, a VG's activation or a VM."""
+    if resource:
+        return f"drbd-{resource}-clone"
+    if vg:
+        return f"lvm-{vg}-clone" if dual_primary else f"lvm-{vg}"
+    return f"vm-{vm}"
+
+
+def service_name(service: str) -> str:
+    """rgmanager's name of a VM or a service (`vm:NAME`, `service:NAME`); a bare name is a VM."""
+    return service if ":" in service else f"vm:{service}"
+
+
+def split_brain_steps(
+    resource: str,
+    vgs: list[str],
+    vms: list[str],
+    drbd_version: str,
+    victim: str,
+    survivor: str,
+    stack: str = "cman",
+    dual_primary: bool = True,
+) -> list[str]:
+    """Recovery of a DRBD split brain on `resource`, the victim's changes discarded.
+
+    `vgs` are the volume groups on the resource, `vms` the VMs with disks on them. The VMs
+    leave the victim first (restarted on the survivor's data, never live-migrated: the
+    survivor's disk lacks the victim's writes), then the victim deactivates the VGs (drbdadm
+    secondary fails while they are active), then the DRBD steps of the version in use."""
+    res = shlex.quote(resource)
+    out = [
+        f"# split brain on {resource}: {victim} is the victim (its writes to {resource} since the "
+        f"split are discarded), {survivor} the survivor; swap them to keep {victim}'s data",
+    ]
+    if stack == "pacemaker":
+        out.append(_on("any node", "the VMs stop, the victim gives up the VGs and Primary"))
+        out += [_w("pcs", "resource", "disable", pcmk_ids(vm=vm)) for vm in vms]
+        out += [
+            _w("pcs", "resource", "ban", pcmk_ids(vg=vg, dual_primary=dual_primary), victim)
+            for vg in vgs
+        ]
+        out.append(_w("pcs", "resource", "ban", pcmk_ids(resource), victim, "--promoted"))
+        out += [_w("pcs", "resource", "enable", pcmk_ids(vm=vm)) for vm in vms]
+    else:
+        if vms:
+            out.append(
+                _on(
+                    victim,
+                    f"every VM on {', '.join(vgs) or resource} that runs here (clustat) restarts "
+                    f"on {survivor}, on its data (never clusvcadm -M: a live migration keeps the "
+                    "victim's memory)",
+                )
+            )
+            out += [_w("clusvcadm", "-r", service_name(vm), "-m", survivor) for vm in vms]
+            out.append("virsh list   # none of them runs here any more")
+        if vgs:
+            out.append(_on(victim, "deactivate the volume groups (here only)"))
+            out.append(_w("vgchange", "-aln", *vgs))
+    out.append(_on(victim))
+    out += [
+        f"drbdadm disconnect {res}",
+        f"drbdadm secondary {res}",
+        discard_my_data(resource, drbd_version),
+    ]
+    out.append(_on(survivor, "if it is StandAlone too"))
+    out.append(f"drbdadm connect {res}")
+    out.append(_on(victim, f"wait for the resync from {survivor}"))
+    out += wait_in_sync(resource, drbd_version)
+    if stack == "pacemaker":
+        out.append(_on("any node", "give the victim its roles back"))
+        out.append(_w("pcs", "resource", "clear", pcmk_ids(resource)))
+        out += [
+            _w("pcs", "resource", "clear", pcmk_ids(vg=vg, dual_primary=dual_primary)) for vg in vgs
+        ]
+    elif dual_primary:
+        out.append(_on(victim, "Primary again, then its volume groups"))
+        out.append(f"drbdadm primary {res}")
+        if vgs:
+            out.append(_w("vgchange", "-aly", *vgs))
+    return out
+
+
+def vm_active_twice(
+    vm: str, owner_node: str | None, other_nodes: list[str], stack: str = "cman"
+) -> list[str]:
+    """A VM running on several nodes at once: two writers on one disk.
+
+    The copies the cluster does not own stop at once (virsh destroy: a hard stop; the owner's
+    copy keeps running); then its filesystems are checked; then the cluster's view is
+    refreshed. Without an owner every copy stops and the cluster starts it again."""
+    name = shlex.quote(vm)
+    if owner_node:
+        out = [
+            f"# {vm} runs on {', '.join([owner_node, *other_nodes])} at once; the cluster owns "
+            f"the copy on {owner_node}: stop the others now"
+        ]
+        stop = other_nodes
+    else:
+        out = [f"# {vm} runs on {', '.join(other_nodes)} at once and the cluster owns none"]
+        stop = other_nodes
+    for node in stop:
+        out += [_on(node), f"virsh destroy {name}"]
+    if owner_node:
+        out.append(
+            _on(
+                owner_node,
+                "check the guest's filesystems (fsck inside it, or stop it and "
+                "check its disk) before you trust its data",
+            )
+        )
+    else:
+        out.append("# check its disk (fsck) before it starts again")
+    if stack == "pacemaker":
+        rid = pcmk_ids(vm=vm)
+        out.append(_w("pcs", "resource", "refresh", rid))
+        if not owner_node:
+            out.append(_w("pcs", "resource", "enable", rid))
+    else:
+        service = service_name(vm)
+        if owner_node:
+            out.append("clustat   # the cluster shows it started on " + owner_node)
+        else:
+            out += [_w("clusvcadm", "-d", service), _w("clusvcadm", "-e", service)]
+    return out
+
+
+def start_order(
+    stack: str,
+    resources: list[str],
+    vgs: list[str],
+    drbd_version: str,
+    dual_primary: bool = True,
+    libvirt_guests_on_boot: str | None = None,
+) -> list[str]:
+    """After a boot, on every node: the stack does not start by itself (chkconfig off).
+
+    cman: DRBD up and in sync, cman (the fence-peer handler needs it), Primary, clvmd, the
+    volume groups, rgmanager (which starts the VMs). Pacemaker: corosync, then pacemaker,
+    which brings DRBD, the VGs and the VMs up in the order of its constraints. libvirt-guests
+    is never started by hand: with ON_BOOT=start it would start the VMs outside the cluster."""
+    out = ["# on every node, after a boot, in this order"]
+    if stack == "pacemaker":
+        out += [
+            "systemctl start corosync",
+            "systemctl start pacemaker   # promotes DRBD, activates the VGs, starts the VMs",
+        ]
+    else:
+        quoted = [shlex.quote(r) for r in resources]
+        out.append("modprobe drbd")
+        out += [f"drbdadm up {res}" for res in quoted]
+        for res in resources:
+            out += wait_in_sync(res, drbd_version)
+        out.append("service cman start")
+        if dual_primary:
+            out += [f"drbdadm primary {res}" for res in quoted]
+        out.append("service clvmd start")
+        if vgs:
+            out.append(_w("vgchange", "-aly", *vgs))
+        out += ["service rgmanager start   # starts the VMs", "service ricci start"]
+    if (libvirt_guests_on_boot or "").strip().lower() == "start":
+        out.append(
+            "# /etc/sysconfig/libvirt-guests says ON_BOOT=start: set ON_BOOT=ignore, the cluster "
+            "starts the VMs"
+        )
+    else:
+        out.append("# libvirt-guests is left alone (ON_BOOT=ignore): the cluster starts the VMs")
+    return out
+
+
+def rgmanager_recovery(
+    service: str,
+    state: str,
+    owner: str | None = None,
+    home: str | None = None,
+    migrate: str = "live",
+) -> list[str]:
+    """clusvcadm lines for one rgmanager service in `state` (as clustat shows it).
+
+    failed: rgmanager leaves it alone until it is disabled; disabled/stopped: enable it (on
+    its home node); started away from its home: move it back (failback), live where the VM
+    migrates live."""
+    svc = service_name(service)
+    state = (state or "").strip().lower()
+    target = ["-m", home] if home else []
+    if state == "failed":
+        return [
+            f"# {svc} failed: rgmanager does not touch it again until it is disabled; read "
+            "/var/log/cluster/rgmanager.log, then",
+            _w("clusvcadm", "-d", svc),
+            _w("clusvcadm", "-e", svc, *target),
+        ]
+    if state in ("disabled", "stopped"):
+        return [f"# {svc} is {state}", _w("clusvcadm", "-e", svc, *target)]
+    if state in ("recovering", "recoverable", "starting", "stopping", "migrating"):
+        return [f"# {svc} is {state}: rgmanager is acting on it; wait, then clustat"]
+    if state == "started" and home and owner and owner != home:
+        flag = "-M" if svc.startswith("vm:") and migrate == "live" else "-r"
+        how = "live migration" if flag == "-M" else "stopped here, started there"
+        return [
+            f"# {svc} runs on {owner}, its home is {home}: fail it back ({how})",
+            _w("clusvcadm", flag, svc, "-m", home),
+        ]
+    return []
+
+
+def pacemaker_recovery(
+    vm: str, state: str, owner: str | None = None, home: str | None = None
+) -> list[str]:
+    """pcs lines for a VM resource: failed (clean up its failures), stopped (enable), away
+    from its home (drop the move or ban that holds it there: its location preference on the
+    home node, 100 in pcs-setup.sh, brings it back)."""
+    rid = pcmk_ids(vm=vm)
+    state = (state or "").strip().lower()
+    if state in ("failed", "blocked"):
+        return [
+            f"# {rid} failed: read its failure (pcs status --full), then",
+            _w("pcs", "resource", "cleanup", rid),
+        ]
+    if state == "stopped":
+        return [_w("pcs", "resource", "enable", rid)]
+    if state == "started" and home and owner and owner != home:
+        return [
+            f"# {rid} runs on {owner}, its home is {home}: drop what holds it there (a move or a "
+            f"ban), its preference for {home} brings it back",
+            _w("pcs", "resource", "clear", rid),
+        ]
+    return []
