@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 packages="python3 python3-venv python3-dev gcc pkg-config libvirt-dev"
 extras=""
 if [ "${1:-}" = "--test" ]; then
-    packages="$packages drbd-utils lvm2 util-linux procps sudo perl corosync pacemaker pacemaker-cli-utils icinga2-bin icinga2-common nagios-nrpe-server nagios-nrpe-plugin openssh-server openssh-client time libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 pcs fence-agents debhelper dh-python python3-all python3-setuptools dpkg-dev fakeroot lintian rpm python3-nagiosplugin python3-lxml python3-psutil python3-libvirt monitoring-plugins-basic openssl corosync-qdevice"
+    packages="$packages drbd-utils lvm2 util-linux procps sudo perl corosync pacemaker pacemaker-cli-utils icinga2-bin icinga2-common nagios-nrpe-server nagios-nrpe-plugin openssh-server openssh-client time libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 pcs fence-agents debhelper dh-python python3-all python3-setuptools dpkg-dev fakeroot lintian rpm python3-nagiosplugin python3-lxml python3-psutil python3-libvirt monitoring-plugins-basic openssl corosync-qdevice prometheus prometheus-node-exporter"
     extras="[test]"
 fi
 
