@@ -248,6 +248,11 @@ def test_the_demo_runs_on_the_installed_examples(installed):
               cwd="/", env=CLEAN_ENV)  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "=== healthy" in proc.stdout and "=== split-brain" in proc.stdout
+    # without an argument, from any directory: the captures inside the Python package
+    proc = sh("kvmcluster", "demo", check=False, cwd="/", env=CLEAN_ENV)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "=== healthy" in proc.stdout and "=== split-brain" in proc.stdout
+    assert "/kvmcluster/demo_captures/split-brain" in proc.stdout
 
 
 def _icinga(tmp_path: Path, body: str, name: str) -> tuple[subprocess.CompletedProcess, Path]:
