@@ -6,6 +6,7 @@ then the VMs' disks and domains, then the resource manager that starts the VMs).
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -202,3 +203,29 @@ def test_the_runbook_covers_a_vm_running_twice_and_failback(seed, pcmk):
     assert f"clusvcadm -e vm:aquarius_000199_MFA_mfa.fr_prodweb1.mfa.fr -m {N06}" in failback
     assert f"clusvcadm -M vm:aquarius_000199_MFA_mfa.fr_prodweb1.mfa.fr -m {N06}" in failback
     assert "pcs resource cleanup vm-db01" in _section(pcmk_text, "Failover and failback")
+
+
+# clusvcadm (rgmanager 3, RHEL 6; not packaged here): the forms the runbook may use, from its
+# usage text: -d/-e/-r/-M/-R SERVICE, -e/-r/-M with -m MEMBER
+CLUSVCADM = re.compile(r"^clusvcadm (?:-[dR] (\S+)|-[erM] (\S+)(?: -m (\S+))?)$")
+
+
+def test_every_clusvcadm_line_names_a_vm_of_the_description_and_a_member(seed):
+    runbook = (seed / "RUNBOOK.md").read_text()
+    vms = {
+        "vm:aquarius_000200_MFA_mfa.fr_prodwsrv1.mfa.fr",
+        "vm:aquarius_000199_MFA_mfa.fr_prodweb1.mfa.fr",
+    }
+    lines = [
+        line.split("   #")[0]
+        for block in dry.code_blocks(runbook)
+        for line in block
+        if line.startswith("clusvcadm ")
+    ]
+    assert len(lines) >= 8, lines
+    for line in lines:
+        match = CLUSVCADM.match(line)
+        assert match, line
+        service = match.group(1) or match.group(2)
+        assert service in vms, line
+        assert match.group(3) in (None, N05, N06), line
