@@ -165,9 +165,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from kvmcluster.runtime.cli import start
 
     try:
-        if not args.from_:
-            start(args)
-        return status.run(args)
+        return status.run(args, None if args.from_ else start(args))
     except KvmclusterError as exc:
         from kvmcluster.model.findings import printable
 
@@ -179,13 +177,13 @@ def cmd_collect(args: argparse.Namespace) -> int:
     from kvmcluster.collect import collect
     from kvmcluster.runtime.cli import start
 
-    start(args)
+    node = start(args)
     output = args.output or f"kvmcluster-{os.uname().nodename.split('.')[0]}.tar.gz"
     if os.path.exists(output) and not args.force:
         print(f"kvmcluster collect: {output} exists (use --force)", file=sys.stderr)
         return 1
     manifest = collect(
-        output, sudo=args.sudo, libvirt=args.libvirt, vgs=args.vg, redact=not args.no_redact
+        output, node, sudo=args.sudo, libvirt=args.libvirt, vgs=args.vg, redact=not args.no_redact
     )
     problems = [i for i in manifest["inputs"] if i["status"] != "ok"]
     print(

@@ -18,7 +18,7 @@ from kvmcluster.parsers.ps import PS_ARGV
 from kvmcluster.sources import cluster, drbd
 from kvmcluster.sources.drbd import REMOTE_DRBD_CONF_ARGV
 from kvmcluster.sources.lvm import LVMCONFIG_ARGV
-from kvmcluster.sources.node import current
+from kvmcluster.sources.node import Node
 from kvmcluster.sources.privileged import allowed_argvs, cat_argv
 
 COMMANDS = [
@@ -61,14 +61,14 @@ def _write(directory: str, name: str, text: str, entry: dict | None, redact: boo
 
 
 def _capture_command(
-    directory: str, name: str, argv: list[str], sudo: bool, redact: bool = True
+    node: Node, directory: str, name: str, argv: list[str], sudo: bool, redact: bool = True
 ) -> dict:
     started = time.monotonic()
     entry = {"file": name, "command": " ".join(argv)}
     # sudo only for what icinga/sudoers allows (ps and the drbd.conf cat need no root)
     sudo = sudo and tuple(argv) in allowed_argvs()
     try:
-        result = current().run(
+        result = node.run(
             argv,
             sudo=sudo,
             ok_codes=None,
@@ -90,14 +90,14 @@ def _capture_command(
 
 
 def _capture_file(
-    directory: str, name: str, source: str, redact: bool = True, sudo: bool = False
+    node: Node, directory: str, name: str, source: str, redact: bool = True, sudo: bool = False
 ) -> dict:
     entry = {"file": name, "source": source}
     try:
-        text = current().read(source)
+        text = node.read(source)
     except SourceError as exc:
         if sudo and tuple(cat_argv(source)) in allowed_argvs():  # a root-only cluster.conf
-            return _capture_command(directory, name, cat_argv(source), sudo, redact)
+            return _capture_command(node, directory, name, cat_argv(source), sudo, redact)
         entry.update(status="failed", reason=str(exc))
         return entry
     if text is None:
@@ -108,18 +108,18 @@ def _capture_file(
     return entry
 
 
-def _capture_drbd_includes(directory: str, redact: bool = True) -> list[dict]:
-    if current().remote:  # drbd.d arrives concatenated into drbd.conf (sources.drbd)
+def _capture_drbd_includes(node: Node, directory: str, redact: bool = True) -> list[dict]:
+    if node.remote:  # drbd.d arrives concatenated into drbd.conf (sources.drbd)
         return []
     entries = []
     for source in sorted(glob.glob("/etc/drbd.d/*")):
         name = os.path.join("drbd.d", os.path.basename(source))
         os.makedirs(os.path.join(directory, "drbd.d"), mode=0o700, exist_ok=True)
-        entries.append(_capture_file(directory, name, source, redact))
+        entries.append(_capture_file(node, directory, name, source, redact))
     return entries
 
 
-def _capture_libvirt(directory: str, node: str, uri: str) -> dict:
+def _capture_libvirt(checked: Node, directory: str, node: str, uri: str) -> dict:
     """The node's domains as a libvirt test-driver node file, so that status --from reads
     them through libvirt again."""
     from kvmcluster.sources.libvirt import read_hypervisors
@@ -131,7 +131,7 @@ def _capture_libvirt(directory: str, node: str, uri: str) -> dict:
     except ImportError as exc:
         entry.update(status="missing", reason=f"libvirt-python: {exc}")
         return entry
-    view = read_hypervisors([(node, uri)])[0]
+    view = read_hypervisors([(node, uri)], checked.deadline)[0]
     if view.error:
         entry.update(status="failed", reason=view.error)
         return entry
@@ -174,6 +174,7 @@ def _capture_libvirt(directory: str, node: str, uri: str) -> dict:
 
 def collect(
     output: str,
+    checked: Node,
     *,
     sudo: bool = False,
     libvirt: list[tuple[str, str]] | None = None,
@@ -181,7 +182,7 @@ def collect(
     redact: bool = True,
 ) -> dict:
     """Capture into `output` (mode 0600). Secrets are redacted unless `redact` is False."""
-    node = current().name
+    node = checked.name
     with tempfile.TemporaryDirectory(prefix="kvmcluster-collect-") as tmp:
         directory = os.path.join(
             tmp, f"kvmcluster-{node.split('.')[0]}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -197,19 +198,22 @@ def collect(
         }
         _write(directory, c.HOSTNAME, node + "\n", None, False)
         for name, source in FILES:
-            if name == c.DRBD_CONF and current().remote:
-                entry = _capture_command(directory, name, REMOTE_DRBD_CONF_ARGV, sudo, redact)
+            if name == c.DRBD_CONF and checked.remote:
+                entry = _capture_command(
+                    checked, directory, name, REMOTE_DRBD_CONF_ARGV, sudo, redact
+                )
             else:
-                entry = _capture_file(directory, name, source, redact, sudo)
+                entry = _capture_file(checked, directory, name, source, redact, sudo)
             manifest["inputs"].append(entry)
-        manifest["inputs"] += _capture_drbd_includes(directory, redact)
+        manifest["inputs"] += _capture_drbd_includes(checked, directory, redact)
         for name, argv in COMMANDS:
-            manifest["inputs"].append(_capture_command(directory, name, argv, sudo, redact))
+            entry = _capture_command(checked, directory, name, argv, sudo, redact)
+            manifest["inputs"].append(entry)
         from kvmcluster.checks.vm_alloc import default_libvirt
 
-        default = default_libvirt(getattr(current(), "target", None))
+        default = default_libvirt(getattr(checked, "target", None))
         for target_node, uri in libvirt or default:
-            manifest["inputs"].append(_capture_libvirt(directory, target_node, uri))
+            manifest["inputs"].append(_capture_libvirt(checked, directory, target_node, uri))
         if vgs:
             _write(directory, c.VG_MAP, "".join(f"{n}={vg}\n" for n, vg in vgs), None, False)
         manifest["redacted"] = sum(entry.get("redacted", 0) for entry in manifest["inputs"])

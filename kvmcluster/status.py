@@ -35,11 +35,11 @@ COLOURS = {State.OK: "32", State.WARNING: "33", State.CRITICAL: "31", State.UNKN
 # --- building the reports -----------------------------------------------------------------
 
 
-def _drbd(cap):
+def _drbd(node, cap):
     from kvmcluster.checks.drbd import build_report
 
     if cap is None:
-        return build_report()
+        return build_report(node)
     conf = cap.file(c.DRBD_CONF)
     proc = cap.file(c.PROC_DRBD)
     if not proc and "no such file" in (cap.failed(c.PROC_DRBD) or ""):
@@ -49,14 +49,14 @@ def _drbd(cap):
         return evaluate(DrbdStatus(source=c.PROC_DRBD, loaded=False), DrbdPolicy())
     if proc:
         try:
-            return build_report(proc_file=proc, drbd_conf=conf)
+            return build_report(node, proc_file=proc, drbd_conf=conf)
         except KvmclusterError:
             if not (cap.file(c.DRBD_JSON) or cap.file(c.DRBD_EVENTS)):
                 raise
     if cap.file(c.DRBD_JSON):
-        return build_report(json_file=cap.file(c.DRBD_JSON), drbd_conf=conf)
+        return build_report(node, json_file=cap.file(c.DRBD_JSON), drbd_conf=conf)
     if cap.file(c.DRBD_EVENTS):
-        return build_report(events_file=cap.file(c.DRBD_EVENTS), drbd_conf=conf)
+        return build_report(node, events_file=cap.file(c.DRBD_EVENTS), drbd_conf=conf)
     return None
 
 
@@ -68,11 +68,11 @@ def _stack(cap) -> str | None:
     return None
 
 
-def _cluster(cap):
+def _cluster(node, cap):
     from kvmcluster.checks.cluster import build_report
 
     if cap is None:
-        return build_report()
+        return build_report(node)
     files = {}
     if _stack(cap) == "cman":
         if cap.file(c.CMAN_STATUS):
@@ -88,48 +88,48 @@ def _cluster(cap):
             "quorumtool_file": cap.file(c.QUORUMTOOL),
             "cfgtool_file": cap.file(c.CFGTOOL),
         }
-    return build_report(**files) if files else None
+    return build_report(node, **files) if files else None
 
 
-def _services(cap):
+def _services(node, cap):
     from kvmcluster.checks.services import build_report
 
     if cap is None:
-        return build_report()
+        return build_report(node)
     if cap.file(c.CLUSTAT):
-        return build_report(clustat_file=cap.file(c.CLUSTAT))
+        return build_report(node, clustat_file=cap.file(c.CLUSTAT))
     if cap.file(c.CRM_MON):
-        return build_report(crm_mon_file=cap.file(c.CRM_MON), cib_file=cap.file(c.CIB))
+        return build_report(node, crm_mon_file=cap.file(c.CRM_MON), cib_file=cap.file(c.CIB))
     return None
 
 
-def _daemons(cap):
+def _daemons(node, cap):
     from kvmcluster.checks.daemons import build_report
 
     if cap is None:
-        return build_report()
+        return build_report(node)
     if not cap.file(c.PS):
         return None
     profile = {"cman": "rhcs", "pacemaker": "pacemaker"}.get(_stack(cap) or "", "auto")
-    return build_report(profile, ps_file=cap.file(c.PS), uptime_file=cap.file(c.UPTIME))
+    return build_report(node, profile, ps_file=cap.file(c.PS), uptime_file=cap.file(c.UPTIME))
 
 
-def _vm_alloc(cap):
+def _vm_alloc(node, cap):
     from kvmcluster.rules.vm_alloc import AllocPolicy
     from kvmcluster.sources.vm_alloc import load_vm_alloc_report
 
     if cap is None:
         from kvmcluster.checks.vm_alloc import CLUSTER_CONF, default_libvirt, live_stack
-        from kvmcluster.sources.node import current
 
         return load_vm_alloc_report(
-            live_stack(),
+            node,
+            live_stack(node),
             AllocPolicy(),
             cluster_conf=CLUSTER_CONF,
             cib_file=None,
             clustat_file=None,
             crm_mon_file=None,
-            libvirt=default_libvirt(getattr(current(), "target", None)),
+            libvirt=default_libvirt(getattr(node, "target", None)),
             sudo=False,
             live_cluster_conf=True,
         )
@@ -139,6 +139,7 @@ def _vm_alloc(cap):
     policy = AllocPolicy(vgs=cap.vg_map())
     if cap.file(c.CLUSTER_CONF):
         return load_vm_alloc_report(
+            node,
             "cman",
             policy,
             cluster_conf=cap.file(c.CLUSTER_CONF),
@@ -151,6 +152,7 @@ def _vm_alloc(cap):
         )
     if cap.file(c.CIB):
         return load_vm_alloc_report(
+            node,
             "pacemaker",
             policy,
             cluster_conf="",
@@ -164,14 +166,15 @@ def _vm_alloc(cap):
     return None
 
 
-def _lvm(cap):
+def _lvm(node, cap):
     from kvmcluster.checks.lvm import build_report
 
     if cap is None:
-        return build_report()
+        return build_report(node)
     if not (cap.file(c.VGS) and cap.file(c.PVS)):
         return None
     return build_report(
+        node,
         vgs_file=cap.file(c.VGS),
         pvs_file=cap.file(c.PVS),
         lvs_file=cap.file(c.LVS),
@@ -190,11 +193,12 @@ BUILDERS = {
 }
 
 
-def build_areas(cap) -> list[dict]:
+def build_areas(node, cap) -> list[dict]:
+    """Every area's report, read from `node` (a capture's node when `cap` is given)."""
     areas = []
     for key, title, noun in AREAS:
         try:
-            report = BUILDERS[key](cap)
+            report = BUILDERS[key](node, cap)
         except KvmclusterError as exc:
             report = Report(findings=[Finding("", State.UNKNOWN, (str(exc),))])
         if report is None:
@@ -325,16 +329,20 @@ def render_text(areas: list[dict], source: str, node: str, colour: bool, verbose
     return "\n".join(lines) + "\n"
 
 
-def run(args) -> int:
-    cap = c.Capture(args.from_) if getattr(args, "from_", None) else None
-    from kvmcluster.sources.node import current
+def run(args, live=None) -> int:
+    """`live`: the node to read (runtime.cli.start), None with --from."""
+    from kvmcluster.runtime.command import Deadline
+    from kvmcluster.sources.node import CaptureNode
 
-    source = f"capture {args.from_}" if cap else ("live over ssh" if current().remote else "live")
-    node = cap.hostname() if cap else current().name
+    cap = c.Capture(args.from_) if getattr(args, "from_", None) else None
+    timeout = getattr(args, "timeout", None)
+    checked = CaptureNode(cap.hostname(), Deadline(timeout)) if cap else live
+    source = f"capture {args.from_}" if cap else ("live over ssh" if checked.remote else "live")
+    node = checked.name
     colour = sys.stdout.isatty() and not args.no_color and not args.json
     try:
         while True:
-            areas = build_areas(cap)
+            areas = build_areas(checked, cap)
             if args.json:
                 sys.stdout.write(json.dumps(to_json(areas, source, node), indent=2) + "\n")
             else:
@@ -347,10 +355,7 @@ def run(args) -> int:
             if not args.watch:
                 return code
             time.sleep(args.watch)
-            if cap is None:  # every refresh has the whole -t budget again
-                from kvmcluster.runtime.command import set_deadline
-
-                set_deadline(getattr(args, "timeout", None))
+            checked = checked.with_deadline(Deadline(timeout))  # the whole -t budget again
     except KeyboardInterrupt:
         return 3
     finally:

@@ -162,11 +162,11 @@ def test_status_ends_within_t_plus_1s_when_every_tool_leaves_a_grandchild(escape
     assert "the -t budget of 2s is spent" in run.stdout  # later tools are not started at all
 
 
-def test_no_command_starts_once_the_budget_is_spent(monkeypatch):
-    monkeypatch.setattr(command, "_deadline", time.monotonic() - 1)
-    monkeypatch.setattr(command, "_timeout", 5)
+def test_no_command_starts_once_the_budget_is_spent():
+    deadline = command.Deadline(5)
+    deadline.end = time.monotonic() - 1
     with pytest.raises(SourceError, match=r"^true: not run, the -t budget of 5s is spent$"):
-        run_command(["true"])
+        run_command(["true"], deadline=deadline)
 
 
 # --- -t > 0 everywhere ------------------------------------------------------------------------

@@ -66,13 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def build_report(stack: str = "auto", *, sudo: bool = False, policy=None, **files):
+def build_report(node, stack: str = "auto", *, sudo: bool = False, policy=None, **files):
     """files: cman_status_file, cman_nodes_file, clustat_file, quorumtool_file, crm_mon_file,
     cfgtool_file."""
     from kvmcluster.rules.cluster import ClusterPolicy, evaluate
     from kvmcluster.sources.cluster import load_cluster_status
 
-    status = load_cluster_status(stack, sudo=sudo, **files)
+    status = load_cluster_status(node, stack, sudo=sudo, **files)
     return evaluate(status, policy or ClusterPolicy())
 
 
@@ -81,11 +81,12 @@ def _run(argv: list[str] | None) -> None:
     from kvmcluster.runtime.nagios import build_check
 
     args = build_parser().parse_args(argv)
-    start(args)
+    node = start(args)
     policy = ClusterPolicy(args.offline_warning, args.expected_nodes)
 
     def build():
         return build_report(
+            node,
             args.stack,
             sudo=args.sudo,
             policy=policy,

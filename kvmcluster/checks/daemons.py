@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def detect_profile(processes=None) -> str:
+def detect_profile(node=None, processes=None) -> str:
     """rhcs when cman is installed, pacemaker when pacemakerd is; on a capture, the stack
     whose daemons it shows."""
     if processes is not None:
@@ -86,14 +86,15 @@ def detect_profile(processes=None) -> str:
         )
     from kvmcluster.sources.cluster import installed
 
-    if installed("cman_tool"):
+    if installed(node, "cman_tool"):
         return "rhcs"
-    if installed("pacemakerd"):
+    if installed(node, "pacemakerd"):
         return "pacemaker"
     return "libvirt"
 
 
 def build_report(
+    node,
     profile: str = "auto",
     *,
     require: list[str] | None = None,
@@ -114,19 +115,19 @@ def build_report(
         uptime = None
         if uptime_file:
             uptime = parse_uptime(read_text(uptime_file, "--uptime-file"), input_label(uptime_file))
-        systemd = live.uses_systemd(processes)
-        profile = detect_profile(processes) if profile == "auto" else profile
+        systemd = live.uses_systemd(node, processes)
+        profile = detect_profile(node, processes) if profile == "auto" else profile
     else:
-        processes = live.live_processes()
-        uptime = live.live_uptime()
-        systemd = live.uses_systemd()
-        profile = detect_profile() if profile == "auto" else profile
+        processes = live.live_processes(node)
+        uptime = live.live_uptime(node)
+        systemd = live.uses_systemd(node)
+        profile = detect_profile(node) if profile == "auto" else profile
     daemons = profile_daemons(profile, require or [], skip or [])
     states = {}
     for daemon in daemons:
         if daemon.kind == "service-state":
             states[daemon.name] = (
-                None if ps_file else live.service_started(daemon.service, systemd, subsys_dir)
+                None if ps_file else live.service_started(node, daemon.service, systemd, subsys_dir)
             )
     return evaluate(
         processes, daemons, profile=profile, systemd=systemd, uptime=uptime, service_states=states
@@ -137,10 +138,11 @@ def _run(argv: list[str] | None) -> None:
     from kvmcluster.runtime.nagios import build_check
 
     args = build_parser().parse_args(argv)
-    start(args)
+    node = start(args)
 
     def build():
         return build_report(
+            node,
             args.profile,
             require=args.require,
             skip=args.skip,

@@ -89,6 +89,7 @@ def nagios_range(text: str):
 
 
 def build_report(
+    node,
     *,
     proc_file: str | None = None,
     json_file: str | None = None,
@@ -102,8 +103,8 @@ def build_report(
     from kvmcluster.sources.drbd import load_configured_resources, load_drbd_status
 
     live = not (proc_file or json_file or events_file)
-    status = load_drbd_status(proc_file, json_file, events_file, sudo)
-    configured = load_configured_resources(drbd_conf, live)
+    status = load_drbd_status(node, proc_file, json_file, events_file, sudo)
+    configured = load_configured_resources(node, drbd_conf, live)
     return evaluate(status, policy or DrbdPolicy(), configured)
 
 
@@ -113,7 +114,7 @@ def _run(argv: list[str] | None) -> None:
     from kvmcluster.runtime.np import nagiosplugin
 
     args = build_parser().parse_args(argv)
-    start(args)
+    node = start(args)
     policy = DrbdPolicy(
         role=args.role,
         oos_warning=args.oos_warning if args.oos_warning is not None else nagiosplugin.Range("0"),
@@ -124,6 +125,7 @@ def _run(argv: list[str] | None) -> None:
 
     def build():
         return build_report(
+            node,
             proc_file=args.proc_file,
             json_file=args.json_file,
             events_file=args.events_file,

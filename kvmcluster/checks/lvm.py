@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def build_report(
+    node,
     *,
     vgs_file: str | None = None,
     pvs_file: str | None = None,
@@ -96,16 +97,16 @@ def build_report(
     from kvmcluster.sources.lvm import load_lvm_config, load_lvm_report
 
     live = not (vgs_file or pvs_file or lvs_file)
-    report = load_lvm_report(vgs_file, pvs_file, lvs_file, sudo)
-    config = load_lvm_config(lvm_conf_file, live, sudo)
+    report = load_lvm_report(node, vgs_file, pvs_file, lvs_file, sudo)
+    config = load_lvm_config(node, lvm_conf_file, live, sudo)
     if drbd_conf is None and live and os.path.exists(DEFAULT_DRBD_CONF):
         drbd_conf = DEFAULT_DRBD_CONF
-    backing = backing_devices(read_drbd_conf(drbd_conf), local_hostnames()) if drbd_conf else []
+    backing = backing_devices(read_drbd_conf(drbd_conf), local_hostnames(node)) if drbd_conf else []
     policy = policy or LvmPolicy()
     if libvirt:
         from kvmcluster.sources.libvirt import read_hypervisors
 
-        for view in read_hypervisors([("local", libvirt)]):
+        for view in read_hypervisors([("local", libvirt)], node.deadline):
             policy.vm_lvs += [
                 d.source
                 for dom in view.domains
@@ -121,10 +122,11 @@ def _run(argv: list[str] | None) -> None:
     from kvmcluster.runtime.nagios import build_check
 
     args = build_parser().parse_args(argv)
-    start(args)
+    node = start(args)
 
     def build():
         return build_report(
+            node,
             vgs_file=args.vgs_file,
             pvs_file=args.pvs_file,
             lvs_file=args.lvs_file,

@@ -83,12 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def build_report(stack: str = "auto", *, sudo: bool = False, policy=None, **files):
+def build_report(node, stack: str = "auto", *, sudo: bool = False, policy=None, **files):
     """files: clustat_file, crm_mon_file, cib_file."""
     from kvmcluster.rules.services import ServicesPolicy, evaluate
     from kvmcluster.sources.cluster import load_services
 
-    status = load_services(stack, sudo=sudo, **files)
+    status = load_services(node, stack, sudo=sudo, **files)
     return evaluate(status, policy or ServicesPolicy())
 
 
@@ -97,13 +97,14 @@ def _run(argv: list[str] | None) -> None:
     from kvmcluster.runtime.nagios import build_check
 
     args = build_parser().parse_args(argv)
-    start(args)
+    node = start(args)
     policy = ServicesPolicy(
         args.service, args.exclude, args.ignore_disabled, args.failcount_warning, args.promoted
     )
 
     def build():
         return build_report(
+            node,
             args.stack,
             sudo=args.sudo,
             policy=policy,

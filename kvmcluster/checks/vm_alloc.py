@@ -90,22 +90,21 @@ def default_libvirt(ssh: str | None) -> list[tuple[str, str]]:
     return [(os.uname().nodename, "qemu:///system")]
 
 
-def _stack(args) -> str:
+def _stack(node, args) -> str:
     if args.stack != "auto":
         return args.stack
     if args.cluster_conf or args.clustat_file:
         return "cman"
     if args.cib_file or args.crm_mon_file:
         return "pacemaker"
-    return live_stack()
+    return live_stack(node)
 
 
-def live_stack() -> str:
+def live_stack(node) -> str:
     """cman when the checked node runs the Cluster Suite (its tools or cluster.conf)."""
     from kvmcluster.sources.cluster import installed
-    from kvmcluster.sources.node import current
 
-    if installed("cman_tool") or current().exists(CLUSTER_CONF):
+    if installed(node, "cman_tool") or node.exists(CLUSTER_CONF):
         return "cman"
     return "pacemaker"
 
@@ -115,14 +114,15 @@ def _run(argv: list[str] | None) -> None:
     from kvmcluster.runtime.nagios import build_check
 
     args = build_parser().parse_args(argv)
-    start(args)
+    node = start(args)
     policy = AllocPolicy(vgs=dict(args.vg), include=args.vm)
 
     def build():
         from kvmcluster.sources.vm_alloc import load_vm_alloc_report
 
         return load_vm_alloc_report(
-            _stack(args),
+            node,
+            _stack(node, args),
             policy,
             cluster_conf=args.cluster_conf or CLUSTER_CONF,
             cib_file=args.cib_file,

@@ -17,8 +17,6 @@ from kvmcluster.model.record import record
 
 # Seconds kept back from the -t budget so the plugin can still print its UNKNOWN line.
 _MARGIN = 0.5
-_deadline: float | None = None
-_timeout: float | None = None
 
 # What a tool may print: far above any real answer (drbdsetup JSON of 1,000 resources is
 # 1.2 MB), far below what would exhaust the monitoring host. Past it the tool is killed.
@@ -35,17 +33,28 @@ TOOL_DIRS_ENV = "KVMCLUSTER_TOOL_PATH"
 TOOL_DIRS = "/usr/sbin:/sbin"
 
 
-def set_deadline(timeout: float | None) -> None:
-    """Called once by the plugin runtime with the -t value (> 0; None: no deadline)."""
-    global _deadline, _timeout
-    _timeout = timeout
-    _deadline = time.monotonic() + timeout - _MARGIN if timeout else None
+class Deadline:
+    """The -t budget of one check (or one `status --watch` refresh), handed to every source
+    with the node it reads: never process-wide, so a refresh gets a fresh one and two nodes
+    can be read side by side, each within its own."""
 
+    __slots__ = ("timeout", "end")
 
-def remaining(default: float = 10.0) -> float:
-    if _deadline is None:
-        return default
-    return max(0.1, _deadline - time.monotonic())
+    def __init__(self, timeout: float | None = None):
+        self.timeout = timeout  # None: no deadline
+        self.end = time.monotonic() + timeout - _MARGIN if timeout else None
+
+    def remaining(self, default: float = 10.0) -> float:
+        """Seconds left (at least 0.1); `default` when there is no deadline."""
+        if self.end is None:
+            return default
+        return max(0.1, self.end - time.monotonic())
+
+    def spent(self) -> bool:
+        return self.end is not None and time.monotonic() >= self.end
+
+    def __repr__(self) -> str:
+        return f"Deadline({self.timeout})"
 
 
 def search_path() -> list[str]:
@@ -102,22 +111,24 @@ def run_command(
     ok_codes: tuple[int, ...] | None = (0,),
     hint: str = "",
     env: dict[str, str] | None = None,
+    deadline: Deadline | None = None,
 ) -> CommandResult:
     """Run `argv` and return its output.
 
     `ok_codes=None` accepts any exit code (the caller interprets it). `hint` is appended to
     timeout and failure messages (e.g. "clustat hangs while the DLM is stuck"). Without an
-    explicit `timeout` the command gets what is left of the -t deadline, and is not started
-    once that is spent.
+    explicit `timeout` the command gets what is left of `deadline` (the check's -t), and is not
+    started once that is spent.
     """
     import signal
     import subprocess
 
     full = ["sudo", "-n", *argv] if sudo else list(argv)
     shown = " ".join(full)
-    if timeout is None and _deadline is not None and time.monotonic() >= _deadline:
-        raise SourceError(f"{shown}: not run, the -t budget of {_timeout:g}s is spent")
-    budget = remaining() if timeout is None else min(timeout, remaining(timeout))
+    deadline = deadline or Deadline()
+    if timeout is None and deadline.spent():
+        raise SourceError(f"{shown}: not run, the -t budget of {deadline.timeout:g}s is spent")
+    budget = deadline.remaining() if timeout is None else min(timeout, deadline.remaining(timeout))
     env = dict(os.environ, LC_ALL="C", LANG="C", **(env or {}))
     executable = find_tool(full[0])
     if executable is None:

@@ -17,18 +17,16 @@ CIB_ARGV = ["cibadmin", "-Q"]
 CLUSTAT_HINT = "clustat hangs while the DLM is stuck or rgmanager is hung"
 
 
-def installed(command: str) -> bool:
-    from kvmcluster.sources.node import current
-
-    return current().which(command)
+def installed(node, command: str) -> bool:
+    return node.which(command)
 
 
-def detect_stack() -> str:
-    if installed("cman_tool"):
+def detect_stack(node) -> str:
+    if installed(node, "cman_tool"):
         return "cman"
-    if installed("crm_mon"):
+    if installed(node, "crm_mon"):
         return "pacemaker"
-    if installed("corosync-quorumtool"):
+    if installed(node, "corosync-quorumtool"):
         return "corosync"
     raise SourceError(
         "no cluster stack tools found (cman_tool, crm_mon, corosync-quorumtool): "
@@ -36,11 +34,11 @@ def detect_stack() -> str:
     )
 
 
-def run_stack_tool(argv: list[str], sudo: bool, not_running: tuple[str, ...], ok=(0,), hint=""):
+def run_stack_tool(
+    node, argv: list[str], sudo: bool, not_running: tuple[str, ...], ok=(0,), hint=""
+):
     """Output of a stack tool; its 'not running' answers are returned, not raised."""
-    from kvmcluster.sources.node import current
-
-    result = current().run(argv, sudo=sudo, ok_codes=None, hint=hint)
+    result = node.run(argv, sudo=sudo, ok_codes=None, hint=hint)
     text = result.stdout + result.stderr
     if result.returncode in ok or any(marker in text for marker in not_running):
         return result.stdout if result.returncode in ok else text
@@ -52,6 +50,7 @@ def _file(path: str, option: str) -> tuple[str, str]:
 
 
 def load_cluster_status(
+    node,
     stack: str,
     *,
     cman_status_file: str | None = None,
@@ -88,39 +87,43 @@ def load_cluster_status(
 
         parts.append(parse_cfgtool(*_file(cfgtool_file, "--cfgtool-file")))
     if not parts:
-        parts = _live_cluster_status(detect_stack() if stack == "auto" else stack, sudo)
+        parts = _live_cluster_status(node, detect_stack(node) if stack == "auto" else stack, sudo)
     return merge_status(parts)
 
 
-def _live_cluster_status(stack: str, sudo: bool) -> list[ClusterStatus]:
+def _live_cluster_status(node, stack: str, sudo: bool) -> list[ClusterStatus]:
     if stack == "cman":
         from kvmcluster.parsers.cman import NOT_RUNNING, parse_cman_nodes, parse_cman_status
 
-        status = parse_cman_status(run_stack_tool(CMAN_STATUS_ARGV, sudo, (NOT_RUNNING,)))
+        status = parse_cman_status(run_stack_tool(node, CMAN_STATUS_ARGV, sudo, (NOT_RUNNING,)))
         if not status.running:
             return [status]
-        return [status, parse_cman_nodes(run_stack_tool(CMAN_NODES_ARGV, sudo, (NOT_RUNNING,)))]
+        return [
+            status,
+            parse_cman_nodes(run_stack_tool(node, CMAN_NODES_ARGV, sudo, (NOT_RUNNING,))),
+        ]
     from kvmcluster.parsers.quorumtool import NOT_RUNNING as COROSYNC_DOWN
     from kvmcluster.parsers.quorumtool import parse_quorumtool
 
     # corosync-quorumtool exits 2 when the partition is not quorate: still an answer.
-    quorum = parse_quorumtool(run_stack_tool(QUORUMTOOL_ARGV, sudo, COROSYNC_DOWN, ok=(0, 2)))
+    quorum = parse_quorumtool(run_stack_tool(node, QUORUMTOOL_ARGV, sudo, COROSYNC_DOWN, ok=(0, 2)))
     if not quorum.running:
         return [quorum]
     from kvmcluster.parsers.cfgtool import NOT_RUNNING as CFG_DOWN
     from kvmcluster.parsers.cfgtool import parse_cfgtool
 
     # corosync 3.0 exits 1 when a link is not connected: still an answer.
-    links = parse_cfgtool(run_stack_tool(CFGTOOL_ARGV, sudo, CFG_DOWN, ok=(0, 1)))
+    links = parse_cfgtool(run_stack_tool(node, CFGTOOL_ARGV, sudo, CFG_DOWN, ok=(0, 1)))
     if stack == "corosync":
         return [quorum, links]
     from kvmcluster.parsers.crm_mon import parse_crm_mon
 
-    crm = parse_crm_mon(run_stack_tool(CRM_MON_ARGV, sudo, (), ok=(0, 102)))[0]
+    crm = parse_crm_mon(run_stack_tool(node, CRM_MON_ARGV, sudo, (), ok=(0, 102)))[0]
     return [crm, quorum, links]
 
 
 def load_services(
+    node,
     stack: str,
     *,
     clustat_file: str | None = None,
@@ -144,22 +147,24 @@ def load_services(
             services.constraints = parse_cib_constraints(text, label)
             services.promoted_max = parse_cib_promoted_max(text, label)
         return services
-    stack = detect_stack() if stack == "auto" else stack
+    stack = detect_stack(node) if stack == "auto" else stack
     if stack == "cman":
         from kvmcluster.parsers.clustat import parse_clustat
 
-        text = run_stack_tool(CLUSTAT_ARGV, sudo, ("Could not connect to CMAN",), hint=CLUSTAT_HINT)
+        text = run_stack_tool(
+            node, CLUSTAT_ARGV, sudo, ("Could not connect to CMAN",), hint=CLUSTAT_HINT
+        )
         if "Could not connect to CMAN" in text:
             return ServicesStatus("clustat -x", "rgmanager", running=False, error=text.strip())
         return parse_clustat(text)[1]
     from kvmcluster.parsers.cib import parse_cib_constraints
     from kvmcluster.parsers.crm_mon import parse_crm_mon
 
-    services = parse_crm_mon(run_stack_tool(CRM_MON_ARGV, sudo, (), ok=(0, 102)))[1]
+    services = parse_crm_mon(run_stack_tool(node, CRM_MON_ARGV, sudo, (), ok=(0, 102)))[1]
     if services.running:
         from kvmcluster.parsers.cib_meta import parse_cib_promoted_max
 
-        cib = run_stack_tool(CIB_ARGV, sudo, ())
+        cib = run_stack_tool(node, CIB_ARGV, sudo, ())
         services.constraints = parse_cib_constraints(cib)
         services.promoted_max = parse_cib_promoted_max(cib)
     return services

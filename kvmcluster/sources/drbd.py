@@ -17,12 +17,13 @@ EVENTS2_ARGV = ["drbdsetup", "events2", "--now", "--statistics", "all"]
 
 
 def load_drbd_status(
+    node,
     proc_file: str | None = None,
     json_file: str | None = None,
     events_file: str | None = None,
     sudo: bool = False,
 ) -> DrbdStatus:
-    """The first input given wins; with none, read the live state of this node."""
+    """The first input given wins; with none, read the live state of `node`."""
     if json_file:
         from kvmcluster.parsers.drbd_json import parse_status_json
 
@@ -39,13 +40,10 @@ def load_drbd_status(
                 "capture `drbdsetup status --json --statistics` and use --json-file"
             )
         return status
-    return _load_live(sudo)
+    return _load_live(node, sudo)
 
 
-def _load_live(sudo: bool) -> DrbdStatus:
-    from kvmcluster.sources.node import current
-
-    node = current()
+def _load_live(node, sudo: bool) -> DrbdStatus:
     text = node.read(PROC_DRBD)
     if text is None:
         return DrbdStatus(source=PROC_DRBD, loaded=False)
@@ -80,13 +78,11 @@ REMOTE_DRBD_CONF_ARGV = [
 ]
 
 
-def node_drbd_conf():
+def node_drbd_conf(node):
     """The checked node's DRBD config, None when it has none. Remotely, drbd.conf and the
     files of drbd.d arrive concatenated (their `include` lines then find nothing here)."""
     from kvmcluster.parsers.drbd_conf import DrbdConfig, parse_drbd_conf_text, read_drbd_conf
-    from kvmcluster.sources.node import current
 
-    node = current()
     if not node.remote:
         return read_drbd_conf(DEFAULT_DRBD_CONF) if os.path.exists(DEFAULT_DRBD_CONF) else None
     result = node.run(REMOTE_DRBD_CONF_ARGV, ok_codes=None)
@@ -96,16 +92,14 @@ def node_drbd_conf():
     return DrbdConfig(parse_drbd_conf_text(result.stdout, source, follow_includes=False))
 
 
-def local_hostnames() -> set[str]:
+def local_hostnames(node) -> set[str]:
     """The names of the node being checked (the remote one with --ssh)."""
-    from kvmcluster.sources.node import current
-
-    name = current().name
+    name = node.name
     return {name, name.split(".")[0]}
 
 
 def load_configured_resources(
-    path: str | None, live: bool, hostnames: set[str] | None = None
+    node, path: str | None, live: bool, hostnames: set[str] | None = None
 ) -> list[ConfiguredResource] | None:
     """Resources from drbd.conf, or None when no config is to be used.
 
@@ -117,12 +111,12 @@ def load_configured_resources(
     from kvmcluster.parsers.drbd_conf import configured_resources, read_drbd_conf
 
     if path is None:
-        config = node_drbd_conf()
+        config = node_drbd_conf(node)
         if config is None:
             return None
     else:
         config = read_drbd_conf(path)
-    found = configured_resources(config, local_hostnames() if hostnames is None else hostnames)
+    found = configured_resources(config, local_hostnames(node) if hostnames is None else hostnames)
     if not found:
         # A config copied from another node: none of its `on` sections names this host.
         found = configured_resources(config, set())

@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 
 from kvmcluster.model.vms import HypervisorDomain, HypervisorView
-from kvmcluster.runtime.command import remaining
+from kvmcluster.runtime.command import Deadline
 
 _STATES = {
     0: "nostate",
@@ -168,7 +168,9 @@ def _read(view: HypervisorView) -> None:
         view.error = f"unreadable answer ({type(cause).__name__}{': ' + detail if detail else ''})"
 
 
-def read_hypervisors(targets: list[tuple[str, str]]) -> list[HypervisorView]:
+def read_hypervisors(
+    targets: list[tuple[str, str]], deadline: Deadline | None = None
+) -> list[HypervisorView]:
     """Read every (node, uri) in parallel within the check's deadline."""
     from kvmcluster.sources.libvirt_import import import_libvirt
 
@@ -179,7 +181,7 @@ def read_hypervisors(targets: list[tuple[str, str]]) -> list[HypervisorView]:
         thread.start()
     answered = []
     for view, thread in zip(views, threads):
-        budget = remaining()
+        budget = (deadline or Deadline()).remaining()
         thread.join(budget)
         if thread.is_alive():  # left behind: a daemon thread dies with the process
             view = HypervisorView(

@@ -14,35 +14,33 @@ from kvmcluster.parsers.lvm import (
 )
 from kvmcluster.runtime.command import command_failure
 from kvmcluster.sources.files import input_label, read_text
-from kvmcluster.sources.node import current
 
 LVMCONFIG_ARGV = ["lvmconfig"]
 DUMPCONFIG_ARGV = ["lvm", "dumpconfig"]  # lvm2 2.02 of RHEL 6 has no lvmconfig
 QUIET = {"LVM_SUPPRESS_FD_WARNINGS": "1"}
 
 
-def _captured_or_live(path, option, argv, parse, sudo):
+def _captured_or_live(node, path, option, argv, parse, sudo):
     if path:
         return parse(read_text(path, option), input_label(path))
-    result = current().run(argv, sudo=sudo, env=QUIET)
+    result = node.run(argv, sudo=sudo, env=QUIET)
     return parse(result.stdout, " ".join(argv))
 
 
-def load_lvm_report(vgs_file, pvs_file, lvs_file, sudo: bool) -> LvmReport:
+def load_lvm_report(node, vgs_file, pvs_file, lvs_file, sudo: bool) -> LvmReport:
     report = LvmReport(vgs_file or " ".join(VGS_ARGV))
-    report.vgs = _captured_or_live(vgs_file, "--vgs-file", VGS_ARGV, parse_vgs, sudo)
-    report.pvs = _captured_or_live(pvs_file, "--pvs-file", PVS_ARGV, parse_pvs, sudo)
+    report.vgs = _captured_or_live(node, vgs_file, "--vgs-file", VGS_ARGV, parse_vgs, sudo)
+    report.pvs = _captured_or_live(node, pvs_file, "--pvs-file", PVS_ARGV, parse_pvs, sudo)
     if lvs_file or not (vgs_file or pvs_file):
-        report.lvs = _captured_or_live(lvs_file, "--lvs-file", LVS_ARGV, parse_lvs, sudo)
+        report.lvs = _captured_or_live(node, lvs_file, "--lvs-file", LVS_ARGV, parse_lvs, sudo)
     return report
 
 
-def load_lvm_config(path: str | None, live: bool, sudo: bool) -> LvmConfig | None:
+def load_lvm_config(node, path: str | None, live: bool, sudo: bool) -> LvmConfig | None:
     if path:
         return parse_lvm_config(read_text(path, "--lvm-conf-file"), input_label(path))
     if not live:
         return None
-    node = current()
     result = node.run(LVMCONFIG_ARGV, sudo=sudo, ok_codes=None, env=QUIET)
     if result.returncode != 0:
         result = node.run(DUMPCONFIG_ARGV, sudo=sudo, ok_codes=None, env=QUIET)

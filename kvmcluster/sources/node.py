@@ -1,20 +1,24 @@
 """The node whose state is read: this machine, or a remote one over SSH (agentless mode for
 nodes without Python 3, such as RHEL 6).
 
-Sources ask `current()` to run commands and read files, so the same parsers and rules run on
-the monitoring host whichever node the data came from. Remote commands are fixed argument lists
-of the plugins, quoted for the remote shell; the host name is validated; one SSH connection
-(ControlMaster) serves all commands of a check.
+Every source is handed the node it reads (`open_node()` makes it once per check from
+--ssh) and runs its commands and reads its files through it, within the node's Deadline (the
+check's -t budget), so the same parsers and rules run on the monitoring host whichever node the
+data came from. There is no process-wide node: two nodes can be read side by side, and
+`with_deadline()` gives a `status --watch` refresh the whole budget again. Remote commands
+are fixed argument lists of the plugins, quoted for the remote shell; the host name is
+validated; one SSH connection (ControlMaster) serves all commands of a check.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import re
 
 from kvmcluster.errors import SourceError
-from kvmcluster.runtime.command import CommandResult, command_failure, remaining, run_command
+from kvmcluster.runtime.command import CommandResult, Deadline, command_failure, run_command
 
 TARGET = re.compile(
     r"^(?:([a-z_][a-z0-9_.-]{0,31})@)?([A-Za-z0-9][A-Za-z0-9.-]{0,252}|\[[0-9A-Fa-f:.]+\])$"
@@ -22,14 +26,25 @@ TARGET = re.compile(
 OPTION = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:[= ]\S.*)?$")
 
 
-class LocalNode:
+class _Node:
+    deadline: Deadline
+
+    def with_deadline(self, deadline: Deadline):
+        """The same node (the same SSH connection) within another budget."""
+        other = copy.copy(self)
+        other.deadline = deadline
+        return other
+
+
+class LocalNode(_Node):
     remote = False
 
-    def __init__(self) -> None:
+    def __init__(self, deadline: Deadline | None = None) -> None:
         self.name = os.uname().nodename
+        self.deadline = deadline or Deadline()
 
     def run(self, argv, **kwargs) -> CommandResult:
-        return run_command(argv, **kwargs)
+        return run_command(argv, deadline=self.deadline, **kwargs)
 
     def read(self, path: str) -> str | None:
         """A file's text, None when it does not exist."""
@@ -52,10 +67,10 @@ class LocalNode:
         pass
 
 
-class SshNode:
+class SshNode(_Node):
     remote = True
 
-    def __init__(self, target: str, options: list[str], timeout: float):
+    def __init__(self, target: str, options: list[str], deadline: Deadline):
         import tempfile
 
         m = TARGET.match(target or "")
@@ -66,7 +81,8 @@ class SshNode:
         self.options = validate_options(options)  # an allowlist: no ProxyCommand & co.
         self.target = target
         self.name = m.group(2).strip("[]")
-        self.connect_timeout = max(1, int(timeout / 2))
+        self.deadline = deadline
+        self.connect_timeout = max(1, int((deadline.timeout or 10) / 2))
         self._control_dir = tempfile.mkdtemp(prefix="kvmcluster-ssh-")
 
     def _ssh_argv(self, remote_command: str) -> list[str]:
@@ -99,7 +115,11 @@ class SshNode:
             words = ["env", *(f"{k}={v}" for k, v in sorted(env.items())), *words]
         remote_command = " ".join(shlex.quote(w) for w in words)
         result = run_command(
-            self._ssh_argv(remote_command), timeout=timeout, ok_codes=None, hint=hint
+            self._ssh_argv(remote_command),
+            timeout=timeout,
+            ok_codes=None,
+            hint=hint,
+            deadline=self.deadline,
         )
         if result.returncode == 255:
             raise SourceError(f"ssh {self.target}: {_ssh_failure(result.stderr)}")
@@ -137,7 +157,7 @@ class SshNode:
         if os.path.isdir(self._control_dir):
             stop = ["ssh", "-o", f"ControlPath={self._control_dir}/%C", "-O", "exit", self.target]
             with contextlib.suppress(SourceError):
-                run_command(stop, ok_codes=None, timeout=min(2.0, remaining(2.0)))
+                run_command(stop, ok_codes=None, timeout=min(2.0, self.deadline.remaining(2.0)))
             shutil.rmtree(self._control_dir, ignore_errors=True)
 
 
@@ -166,22 +186,45 @@ def _ssh_failure(stderr: str) -> str:
     return first[:200]
 
 
-_current: LocalNode | SshNode = LocalNode()
+class CaptureNode(_Node):
+    """The node a capture was taken on (`status --from`): its name, and nothing to run or
+    read there (the capture's files are read as data by the caller)."""
+
+    remote = True
+
+    def __init__(self, name: str, deadline: Deadline | None = None) -> None:
+        self.name = name
+        self.deadline = deadline or Deadline()
+
+    def run(self, argv, **kwargs) -> CommandResult:
+        raise SourceError(f"{self.name}: a capture, {argv[0]} is not run")
+
+    def read(self, path: str) -> str | None:
+        return None
+
+    def exists(self, path: str) -> bool:
+        return False
+
+    def which(self, command: str) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
 
 
-def current() -> LocalNode | SshNode:
-    return _current
+Node = LocalNode | SshNode | CaptureNode
 
 
-def use_ssh(target: str | None, options: list[str] | None, timeout: float) -> None:
-    """Route every source of this process to `target` (None: this machine)."""
-    global _current
+def open_node(target: str | None, options: list[str] | None, deadline: Deadline) -> Node:
+    """The node a check reads: `target` over SSH (closed at exit), or this machine."""
     if options and not target:  # refused all the same: a wrong Icinga variable shows at once
         from kvmcluster.sources.ssh_options import validate_options
 
         validate_options(options)
-    if target:
-        import atexit
+    if not target:
+        return LocalNode(deadline)
+    import atexit
 
-        _current = SshNode(target, options or [], timeout)
-        atexit.register(_current.close)
+    node = SshNode(target, options or [], deadline)
+    atexit.register(node.close)
+    return node

@@ -20,10 +20,7 @@ _PSUTIL_STATES = {
 }
 
 
-def live_processes() -> list[ProcessInfo]:
-    from kvmcluster.sources.node import current
-
-    node = current()
+def live_processes(node) -> list[ProcessInfo]:
     if node.remote:
         from kvmcluster.parsers.ps import PS_ARGV, parse_ps
 
@@ -45,10 +42,7 @@ def live_processes() -> list[ProcessInfo]:
     return processes
 
 
-def live_uptime() -> float:
-    from kvmcluster.sources.node import current
-
-    node = current()
+def live_uptime(node) -> float:
     if node.remote:
         from kvmcluster.parsers.ps import parse_uptime
 
@@ -60,21 +54,16 @@ def live_uptime() -> float:
     return max(0.0, time.time() - psutil.boot_time())
 
 
-def uses_systemd(processes: list[ProcessInfo] | None = None) -> bool:
+def uses_systemd(node, processes: list[ProcessInfo] | None = None) -> bool:
     """systemd manages services: live, the sd_booted() test; on a capture, PID 1's name."""
     if processes is None:
-        from kvmcluster.sources.node import current
-
-        return current().exists("/run/systemd/system")
+        return node.exists("/run/systemd/system")
     return any(p.pid == 1 and p.name == "systemd" for p in processes)
 
 
-def service_started(service: str, systemd: bool, subsys_dir: str = SUBSYS_DIR) -> bool:
+def service_started(node, service: str, systemd: bool, subsys_dir: str = SUBSYS_DIR) -> bool:
     """Whether a boot-time service (one that leaves no process) was started: systemd's unit
     state, or the lock file a SysV init script touches in /var/lock/subsys."""
-    from kvmcluster.sources.node import current
-
-    node = current()
     if systemd:
         result = node.run(["systemctl", "is-active", f"{service}.service"], ok_codes=None)
         return result.stdout.strip() == "active"

@@ -17,6 +17,7 @@ from kvmcluster.sources.files import input_label, read_text
 
 
 def load_vm_alloc_report(
+    node,
     stack: str,
     policy,
     *,
@@ -37,33 +38,32 @@ def load_vm_alloc_report(
         from kvmcluster.parsers.cluster_conf import parse_cluster_conf
 
         try:
-            text = _read_cluster_conf(cluster_conf, sudo, live_cluster_conf)
+            text = _read_cluster_conf(node, cluster_conf, sudo, live_cluster_conf)
             config = parse_cluster_conf(text, cluster_conf)
         except ParseError as exc:
             # the cluster's own config is broken: that is the cluster's problem, not ours
             return Report(findings=[Finding("", State.CRITICAL, (f"cluster config: {exc}",))])
-        cluster, services = _rgmanager_placement(clustat_file, sudo)
+        cluster, services = _rgmanager_placement(node, clustat_file, sudo)
     else:
         from kvmcluster.parsers.cib import parse_cib_vms
 
         if cib_file:
             cib_text, cib_source = read_text(cib_file, "--cib-file"), input_label(cib_file)
         else:
-            cib_text, cib_source = run_stack_tool(CIB_ARGV, sudo, ()), " ".join(CIB_ARGV)
+            cib_text, cib_source = run_stack_tool(node, CIB_ARGV, sudo, ()), " ".join(CIB_ARGV)
         config = parse_cib_vms(cib_text, cib_source)
-        cluster, services = _pacemaker_placement(crm_mon_file, cib_file, sudo)
+        cib = (cib_text, cib_source) if cib_file else None
+        cluster, services = _pacemaker_placement(node, crm_mon_file, cib, sudo)
     if views is None:
-        views = read_hypervisors(libvirt)
+        views = read_hypervisors(libvirt, node.deadline)
     return evaluate(config, views, policy, services, cluster)
 
 
-def _read_cluster_conf(path: str, sudo: bool, live: bool) -> str:
+def _read_cluster_conf(node, path: str, sudo: bool, live: bool) -> str:
     """cluster.conf is often readable by root only: with --sudo, `sudo -n cat` it. On a
     remote node (--ssh), the default path is read there."""
-    from kvmcluster.sources.node import current
     from kvmcluster.sources.privileged import cat_argv
 
-    node = current()
     if live and node.remote:
         if sudo:
             return node.run(cat_argv(path), sudo=True).stdout
@@ -76,26 +76,41 @@ def _read_cluster_conf(path: str, sudo: bool, live: bool) -> str:
     return read_text(path, "cluster.conf")
 
 
-def _rgmanager_placement(clustat_file: str | None, sudo: bool):
+def _rgmanager_placement(node, clustat_file: str | None, sudo: bool):
     from kvmcluster.parsers.clustat import parse_clustat
 
     if clustat_file:
         return parse_clustat(read_text(clustat_file, "--clustat-file"), input_label(clustat_file))
-    text = run_stack_tool(CLUSTAT_ARGV, sudo, ("Could not connect to CMAN",), hint=CLUSTAT_HINT)
+    text = run_stack_tool(
+        node, CLUSTAT_ARGV, sudo, ("Could not connect to CMAN",), hint=CLUSTAT_HINT
+    )
     if "Could not connect to CMAN" in text:
         return None, None
     return parse_clustat(text)
 
 
-def _pacemaker_placement(crm_mon_file: str | None, cib_file: str | None, sudo: bool):
-    """crm_mon's view: a captured file, crm_mon rendering the given CIB, or the live one."""
+def _pacemaker_placement(node, crm_mon_file: str | None, cib: tuple[str, str] | None, sudo: bool):
+    """crm_mon's view: a captured file, crm_mon rendering the given CIB (text, label), or the
+    live one."""
     from kvmcluster.parsers.crm_mon import parse_crm_mon
 
     if crm_mon_file:
         return parse_crm_mon(read_text(crm_mon_file, "--crm-mon-file"), input_label(crm_mon_file))
-    if cib_file:
-        from kvmcluster.runtime.command import run_command
+    if cib:
+        return parse_crm_mon(_crm_mon_of(node, cib[0]), f"crm_mon of {cib[1]}")
+    return parse_crm_mon(run_stack_tool(node, CRM_MON_ARGV, sudo, (), ok=(0, 102)))
 
-        result = run_command(CRM_MON_ARGV, env={"CIB_file": os.path.abspath(cib_file)})
-        return parse_crm_mon(result.stdout, f"crm_mon of {cib_file}")
-    return parse_crm_mon(run_stack_tool(CRM_MON_ARGV, sudo, (), ok=(0, 102)))
+
+def _crm_mon_of(node, cib_text: str) -> str:
+    """crm_mon of a given CIB, on this machine (the CIB is a local file or standard input,
+    already read): the text is handed to crm_mon in a private temporary file."""
+    import tempfile
+
+    from kvmcluster.runtime.command import run_command
+
+    with tempfile.TemporaryDirectory(prefix="kvmcluster-cib-") as tmp:
+        path = os.path.join(tmp, "cib.xml")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(cib_text)
+        env = {"CIB_file": path}
+        return run_command(CRM_MON_ARGV, env=env, deadline=node.deadline).stdout
