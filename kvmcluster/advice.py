@@ -15,9 +15,24 @@ Pacemaker resource ids are those of the generated pcs-setup.sh: `drbd-RES-clone`
 
 from __future__ import annotations
 
+import functools
 import shlex
 
 _SYNC_WAIT = "sleep 10"
+
+
+def _lines(function):
+    """Every line one line of printable text: the names come from the cluster's own output
+    (untrusted); shlex quotes them for the shell, printable() escapes what would start a new
+    line or reach a terminal as a control sequence."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs) -> list[str]:
+        from kvmcluster.model.findings import printable
+
+        return [printable(line) for line in function(*args, **kwargs)]
+
+    return wrapper
 
 
 def drbd_line(version: str) -> str:
@@ -45,6 +60,7 @@ def become_sync_source(resource: str, version: str) -> str:
     return "drbdadm -- --overwrite-data-of-peer primary " + shlex.quote(resource)
 
 
+@_lines
 def wait_in_sync(resource: str, version: str) -> list[str]:
     """Wait until the resource is Connected and UpToDate on both sides.
 
@@ -80,6 +96,7 @@ def service_name(service: str) -> str:
     return service if ":" in service else f"vm:{service}"
 
 
+@_lines
 def split_brain_steps(
     resource: str,
     vgs: list[str],
@@ -149,6 +166,7 @@ def split_brain_steps(
     return out
 
 
+@_lines
 def vm_active_twice(
     vm: str, owner_node: str | None, other_nodes: list[str], stack: str = "cman"
 ) -> list[str]:
@@ -193,6 +211,7 @@ def vm_active_twice(
     return out
 
 
+@_lines
 def start_order(
     stack: str,
     resources: list[str],
@@ -236,6 +255,7 @@ def start_order(
     return out
 
 
+@_lines
 def rgmanager_recovery(
     service: str,
     state: str,
@@ -272,6 +292,7 @@ def rgmanager_recovery(
     return []
 
 
+@_lines
 def pacemaker_recovery(
     vm: str, state: str, owner: str | None = None, home: str | None = None
 ) -> list[str]:

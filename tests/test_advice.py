@@ -206,3 +206,9 @@ def test_rgmanager_recovery_gives_the_clusvcadm_commands(state, owner, home, mig
 def test_names_are_quoted_for_the_shell():
     lines = advice.split_brain_steps("r0", ["vg"], ["a vm;reboot"], "8.4", "n2", "n1")
     assert "clusvcadm -r 'vm:a vm;reboot' -m n1" in lines
+
+
+def test_a_name_from_the_cluster_cannot_start_a_line_of_its_own():
+    lines = advice.split_brain_steps("r0\nreboot", ["vg"], ["vm\x1b[2J"], "8.4", "n2\n#", "n1")
+    assert all("\n" not in line and "\x1b" not in line for line in lines)
+    assert any(line.startswith("drbdadm disconnect 'r0\\nreboot'") for line in lines)
