@@ -674,7 +674,8 @@ def _runbook_incidents(desc: ClusterDescription) -> list[str]:
             res.name, vgs, vms, version, victim, survivor, stack, res.dual_primary
         )
         out.append("```")
-    out += ["", "## A VM running on two nodes at once", ""]
+    if desc.vms:
+        out += ["", "## A VM running on two nodes at once", ""]
     for vm in desc.vms[:1]:
         others = [node.name for node in desc.nodes if node.name != vm.home]
         out += [
@@ -684,7 +685,8 @@ def _runbook_incidents(desc: ClusterDescription) -> list[str]:
         ]
         out += advice.vm_active_twice(vm.name, vm.home, others, stack)
         out.append("```")
-    out += ["", "## Failover and failback", ""]
+    if desc.vms:
+        out += ["", "## Failover and failback", ""]
     for vm in desc.vms:
         away = next((node.name for node in desc.nodes if node.name != vm.home), vm.home)
         out += [f"### {vm.name}", "", "```sh"]
@@ -775,7 +777,8 @@ def runbook(desc: ClusterDescription) -> str:
         "## {n}. Check",
         "",
         "```sh",
-        "check_drbd --role dual-primary",
+        "check_drbd --role "
+        + ("dual-primary" if all(r.dual_primary for r in desc.drbd.resources) else "any"),
         "check_cluster",
         "check_cluster_daemons",
         "check_vm_alloc",
