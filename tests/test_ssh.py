@@ -42,6 +42,11 @@ NODE_TOOLS = {
     "clustat": '[ "$*" = "-x" ] && exec /bin/cat "{fx}/clustat-x_411-all-started.xml"\nexit 1\n',
     "ps": '[ "$*" = "-e -o pid=,ppid=,stat=,args=" ] && '
     'exec /bin/cat "{fx}/ps_rhcs-node-fenced-dlm-dead.txt"\nexec /bin/ps "$@"\n',
+    # the node's LVM: volnode05 on /dev/sdb2, the backing disk of drbd1 in the node's drbd.conf
+    "vgs": 'exec /bin/cat "{fx}/vgs_rhel6-volnode05-not-clustered.txt"\n',
+    "pvs": 'exec /bin/cat "{fx}/pvs_rhel6-volnode05-on-backing-disk.txt"\n',
+    "lvs": 'exec /bin/cat "{fx}/lvs_rhel6-vm-lv-inactive.txt"\n',
+    "lvmconfig": 'exec /bin/cat "{fx}/lvm-conf_rhel6-clustered-filtered.conf"\n',
     # the node's files: /proc/drbd, /proc/uptime, cluster.conf, drbd.conf
     "cat": "[ $# -eq 0 ] && exec /bin/cat\n"
     'for f in "$@"; do case "$f" in\n'
@@ -149,6 +154,16 @@ def test_daemons_over_ssh_read_the_nodes_processes(sshd):
         "DAEMONS CRITICAL - not running: fenced, dlm_controld; start with: service cman start"
     )
     assert run.perf("uptime") == 2520
+
+
+def test_lvm_over_ssh_reads_the_nodes_drbd_conf_not_this_hosts(sshd):
+    """The backing disks come from the node's drbd.conf, like vgs and pvs from its tools
+    (this host's /etc/drbd.conf, if any, is not the node's)."""
+    run = run_plugin("check_cluster_lvm", "-v", *sshd.options())
+    assert run.returncode == 2, run.stdout
+    assert run.first_line.startswith(
+        "LVM CRITICAL - volnode05 PV /dev/sdb2 is the backing device of DRBD drbd1, not /dev/drbd1"
+    ), run.stdout
 
 
 def test_vm_alloc_reads_the_nodes_cluster_conf(sshd, tmp_path):

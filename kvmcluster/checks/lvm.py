@@ -89,19 +89,17 @@ def build_report(
     sudo: bool = False,
     policy=None,
 ):
-    import os
-
     from kvmcluster.parsers.drbd_conf import backing_devices, read_drbd_conf
     from kvmcluster.rules.lvm import LvmPolicy, evaluate
-    from kvmcluster.sources.drbd import DEFAULT_DRBD_CONF, local_hostnames
+    from kvmcluster.sources.drbd import local_hostnames, node_drbd_conf
     from kvmcluster.sources.lvm import load_lvm_config, load_lvm_report
 
     live = not (vgs_file or pvs_file or lvs_file)
     report = load_lvm_report(node, vgs_file, pvs_file, lvs_file, sudo)
     config = load_lvm_config(node, lvm_conf_file, live, sudo)
-    if drbd_conf is None and live and os.path.exists(DEFAULT_DRBD_CONF):
-        drbd_conf = DEFAULT_DRBD_CONF
-    backing = backing_devices(read_drbd_conf(drbd_conf), local_hostnames(node)) if drbd_conf else []
+    # an explicit --drbd-conf is a file here; live, the checked node's own (over --ssh too)
+    drbd = read_drbd_conf(drbd_conf) if drbd_conf else node_drbd_conf(node) if live else None
+    backing = backing_devices(drbd, local_hostnames(node)) if drbd else []
     policy = policy or LvmPolicy()
     if libvirt:
         from kvmcluster.sources.libvirt import read_hypervisors

@@ -121,3 +121,13 @@ class ConfiguredResource:
     name: str
     minors: list[int] = factory(list)
     hosts: list[str] = factory(list)
+
+
+@record
+class BackingDevice:
+    """A resource's backing disk on this host, as drbd.conf gives it (the LVM check)."""
+
+    resource: str
+    minor: int | None
+    disk: str
+    dual_primary: bool

@@ -11,7 +11,7 @@ import os
 import re
 
 from kvmcluster.errors import ParseError
-from kvmcluster.model.drbd import ConfiguredResource
+from kvmcluster.model.drbd import BackingDevice, ConfiguredResource
 from kvmcluster.model.record import factory, record
 from kvmcluster.parsers.values import MAX_NESTING, is_count, parser
 
@@ -191,14 +191,6 @@ def resource_setting(config: DrbdConfig, resource: ConfNode, section: str, keywo
 def is_dual_primary(config: DrbdConfig, resource: ConfNode) -> bool:
     setting = resource_setting(config, resource, "net", "allow-two-primaries")
     return setting is not None and (not setting.args or setting.args[0] != "no")
-
-
-@record
-class BackingDevice:
-    resource: str
-    minor: int | None
-    disk: str
-    dual_primary: bool
 
 
 def backing_devices(config: DrbdConfig, hostnames: set[str]) -> list[BackingDevice]:

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import re
 
-from kvmcluster.errors import ParseError
+from kvmcluster.model.drbd import BackingDevice
 from kvmcluster.model.findings import Finding, Perf, Report, State, Verdict, human_bytes
 from kvmcluster.model.lvm import LvmConfig, LvmReport
 from kvmcluster.model.record import factory, record
-from kvmcluster.parsers.drbd_conf import BackingDevice
 
 # /dev/drbdN with N of at most 20 digits (2**64): a longer "minor" from the input is no DRBD device
 DRBD_DEVICE = re.compile(r"^/dev/drbd([0-9]{1,20})$|^/dev/drbd/by-res/")
@@ -126,18 +125,10 @@ def locking_problems(
 
 
 def config_problems(
-    text: str, path: str, drbd_conf: str | None
+    config: LvmConfig, devices: list[BackingDevice]
 ) -> list[tuple[str, int | None, str]]:
     """What `kvmcluster lint --lvm-conf` reports: (severity, line, message)."""
-    from kvmcluster.parsers.drbd_conf import backing_devices, read_drbd_conf
-    from kvmcluster.parsers.lvm import parse_lvm_config
-
-    try:
-        config = parse_lvm_config(text, path)
-    except ParseError as exc:
-        return [("error", exc.line, exc.reason)]
     problems: list[tuple[str, int | None, str]] = []
-    devices = backing_devices(read_drbd_conf(drbd_conf), set()) if drbd_conf else []
     found = filter_problem(config, [d.disk for d in devices])
     if found:
         problems.append(("warning", *found))
