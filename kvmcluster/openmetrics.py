@@ -352,16 +352,17 @@ AREA_KINDS = {
     "vm_alloc": "vm",
     "lvm": "vg",
 }
-# Stand-in until findings carry their own `kind` (issue 16): the first of these that a
-# finding's reasons (worst first) contain, per area. Only this table reads text; a finding
-# with a `kind` attribute is taken as it is.
+# Stand-in for the findings that do not carry their own `kind` yet (issue 16 gives them one,
+# check by check): the first of these that a finding's reasons (worst first) contain, per
+# area, named as issue 16 names its kinds where it has one (drbd-standalone, drbd-not-up,
+# cluster-not-quorate, vm-active-twice). Only this table reads text; a finding whose `kind`
+# is set is taken as it is.
 _TEXT_KINDS: dict[str, tuple[tuple[str, str], ...]] = {
     "drbd": (
-        ("split brain", "drbd-split-brain"),
         ("StandAlone", "drbd-standalone"),
         ("I/O suspended", "drbd-suspended"),
         ("quorum lost", "drbd-quorum-lost"),
-        ("not up", "drbd-down"),
+        ("not up", "drbd-not-up"),
         ("not connected", "drbd-disconnected"),
         ("no peer connection", "drbd-disconnected"),
         ("% done", "drbd-resync"),
@@ -370,7 +371,7 @@ _TEXT_KINDS: dict[str, tuple[tuple[str, str], ...]] = {
         ("disk", "drbd-disk"),
     ),
     "cluster": (
-        ("not quorate", "quorum-lost"),
+        ("not quorate", "cluster-not-quorate"),
         ("superseded", "fencing-history"),
         ("fencing of", "fencing-failed"),
         ("UNCLEAN", "node-unclean"),
