@@ -45,10 +45,8 @@ def write_textfile(directory: str, text: str, name: str = TEXTFILE_NAME) -> str:
             os.close(fd)
         os.rename(temp, target)
     except OSError as exc:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(temp)
-        except OSError:
-            pass
         raise TextfileError(
             f"--textfile {directory}: cannot write {name} ({exc.strerror})"
         ) from None
