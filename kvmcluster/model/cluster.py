@@ -231,3 +231,49 @@ class Ticket:
     status: str  # "granted", "revoked"
     standby: bool = False
     last_granted: str = ""
+
+
+# The condition a cman 3 group waits for: fence_tool's `wait state`, dlm_tool's `new status`
+# wait_condition, or group_tool -g1's event state.
+WAIT_NONE = ""
+
+
+@record
+class ClusterGroup:
+    """A cman 3 group of `fence_tool ls`, `dlm_tool ls` or `group_tool ls`: the fence domain,
+    a DLM lockspace (clvmd, rgmanager, a GFS2 file system) or a GFS mount group. While one
+    waits, whatever takes its locks (clustat, clvmd, rgmanager, LVM) blocks with it."""
+
+    kind: str  # "fence", "dlm", "gfs"
+    name: str  # the fence domain is "default"
+    members: list[int] = factory(list)  # node ids
+    wait: str = WAIT_NONE  # "fencing", "quorum", "messages", "fs", "pending", a groupd state
+    victims: int = 0  # fence domain: nodes still to be fenced
+    victim_now: int = 0  # fence domain: the node being fenced now (0: none)
+    victim_ids: list[int] = factory(list)  # fence_tool ls -n: the nodes marked victim
+    master_nodeid: int | None = None  # fence domain: the node that fences
+    flags: list[str] = factory(list)  # dlm_tool: kern_stop, join, leave, fs_reg ...
+    changing: bool = False  # a membership change (`new change`) not yet completed
+    failed: int = 0  # nodes failed in that change
+    new_members: list[int] | None = None  # the members once the change completes
+
+    @property
+    def waiting(self) -> bool:
+        return bool(
+            self.wait or self.victims or self.victim_now or self.changing
+            or "kern_stop" in self.flags
+        )  # fmt: skip
+
+
+@record
+class GroupsStatus:
+    """What fence_tool ls, dlm_tool ls or group_tool ls said (cman 3 / RHEL 6)."""
+
+    source: str
+    groups: list[ClusterGroup] = factory(list)
+    running: bool = True  # False: the daemon behind the tool does not answer
+    error: str = ""
+
+    @property
+    def waiting(self) -> list[ClusterGroup]:
+        return [g for g in self.groups if g.waiting]

@@ -13,6 +13,8 @@ _NODE_ROW = re.compile(
     r"^\s*(\d+)\s+([MXd])\s+(\d+)\s+(?:(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\s+)?(\S+)\s*$"
 )
 _HEADER = re.compile(r"^\s*Node\s+Sts\s+Inc\s+Joined\s+Name\s*$")
+# `Key: value` of cman_tool status: words before the colon (a node row's time has colons too)
+_STATUS_FIELD = re.compile(r"^([A-Za-z][A-Za-z ]*):(.*)$")
 
 
 def _int(value: str | None, source: str, key: str) -> int | None:
@@ -29,23 +31,33 @@ def parse_cman_status(text: str, source: str = "cman_tool status") -> ClusterSta
     if NOT_RUNNING in text:
         return ClusterStatus("cman", source, running=False, error=text.strip().splitlines()[0])
     fields: dict[str, str] = {}
-    for lineno, line in enumerate(text.splitlines(), 1):
+    lines = text.splitlines()
+    table: list[ClusterNode] | None = None
+    for lineno, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        key, sep, value = line.partition(":")
-        if not sep:
+        if _HEADER.match(line) and "Quorum" in fields:
+            # cman_tool nodes after the status (as pcs 0.9 and admins join them): read too
+            rest = "\n".join(lines[lineno - 1 :])
+            table = parse_cman_nodes(rest, source=f"{source} (nodes)").nodes
+            break
+        m = _STATUS_FIELD.match(line)
+        if not m:
+            if "Quorum" in fields and "Expected votes" in fields:
+                break  # another tool's section follows: the status holds what it holds
             raise ParseError(source, f"expected 'Key: value', got {line[:60]!r}", lineno)
-        fields[key.strip()] = value.strip()
+        fields[m.group(1).strip()] = m.group(2).strip()
     if "Quorum" not in fields or "Expected votes" not in fields:
         raise ParseError(source, "no 'Quorum:' or 'Expected votes:' line: not cman_tool status")
     quorum = fields["Quorum"]
     blocked = "Activity blocked" in quorum
     local = fields.get("Node name")
-    nodes = (
-        [ClusterNode(local, _int(fields.get("Node ID"), source, "Node ID"), True, True)]
-        if local
-        else []
-    )
+    local_id = _int(fields.get("Node ID"), source, "Node ID")
+    nodes = [ClusterNode(local, local_id, True, True)] if local else []
+    if table is not None:
+        for node in table:
+            node.local = node.local or node.name == local
+        nodes = table + [n for n in nodes if n.name not in {t.name for t in table}]
     return ClusterStatus(
         "cman",
         source,
@@ -58,6 +70,7 @@ def parse_cman_status(text: str, source: str = "cman_tool status") -> ClusterSta
         flags=fields.get("Flags", "").split(),
         member_count=_int(fields.get("Nodes"), source, "Nodes"),
         nodes=nodes,
+        nodes_are_configured=table is not None,
     )
 
 

@@ -1,5 +1,11 @@
 """`drbdsetup events2 --now --statistics` (DRBD 9 and 8.4.6+ kernels), with or without
-`--timestamps`. Later `change`/`destroy` lines of a longer capture are applied in order."""
+`--timestamps`. Later `change`/`destroy` lines of a longer capture are applied in order.
+
+A stream (`drbdsetup events2` left running: the `exists` block, `exists -`, then `create`,
+`change` and `destroy` lines as they come) is folded to its final state. `--diff` values
+(`role:Secondary->Primary`) count by their new side; colour codes of a terminal copy are
+ignored; lines broken for readability (the user guide's examples: the rest of a line
+indented on the next) are joined."""
 
 from __future__ import annotations
 
@@ -7,8 +13,9 @@ import re
 
 from kvmcluster.errors import ParseError
 from kvmcluster.model.drbd import Connection, Device, DrbdStatus, PeerDevice, Resource
-from kvmcluster.parsers.values import kib, opt_int, parser
+from kvmcluster.parsers.values import MAX_SECONDS, kib, opt_int, parser
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+(?:[+-]\d\d:?\d\d|Z)?\s+")
 _EVENTS = {"exists", "create", "change", "destroy", "call", "response"}
 _OBJECTS = {"resource", "connection", "device", "peer-device", "path", "helper", "-"}
@@ -20,6 +27,8 @@ def _fields(words: list[str], source: str, lineno: int) -> dict[str, str]:
         key, sep, value = word.partition(":")  # values such as addresses hold colons
         if not sep or not key:
             raise ParseError(source, f"expected key:value, got {word[:40]!r}", lineno)
+        if "->" in value:  # --diff: old->new
+            value = value.rpartition("->")[2]
         fields[key] = value
     return fields
 
@@ -31,10 +40,9 @@ def parse_events2(text: str, source: str = "drbdsetup events2") -> DrbdStatus:
     devices: dict[tuple, dict] = {}
     peer_devices: dict[tuple, dict] = {}
     seen_any = False
-    for lineno, raw in enumerate(text.splitlines(), 1):
-        line = _TIMESTAMP.sub("", raw.strip())
-        if not line:
-            continue
+    if "\x1b" in text:
+        text = _ANSI.sub("", text)
+    for lineno, line in _joined_lines(text):
         words = line.split()
         if len(words) < 2 or words[0] not in _EVENTS or words[1] not in _OBJECTS:
             raise ParseError(source, f"not an events2 line: {line[:60]!r}", lineno)
@@ -64,6 +72,31 @@ def parse_events2(text: str, source: str = "drbdsetup events2") -> DrbdStatus:
         return _build(source, resources, connections, devices, peer_devices)
     except (KeyError, ValueError, OverflowError) as exc:
         raise ParseError(source, f"missing or bad field {exc}") from None
+
+
+def _joined_lines(text: str):
+    """(line number, line without timestamp) per event; an indented line continues the one
+    before it (events2 itself never indents)."""
+    pending: tuple[int, str] | None = None
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        if not raw.strip():
+            continue
+        if raw[0] in " \t" and pending is not None:
+            pending = (pending[0], f"{pending[1]} {raw.strip()}")
+            continue
+        if pending is not None:
+            yield pending
+        pending = (lineno, _TIMESTAMP.sub("", raw.strip()))
+    if pending is not None:
+        yield pending
+
+
+def _eta(value: str | None) -> int | None:
+    """events2 --statistics `eta:` (seconds, `nan` when drbdsetup cannot estimate)."""
+    if value is None or not (value.isascii() and value.isdigit()) or len(value) > 12:
+        return None
+    seconds = int(value)
+    return seconds if seconds <= MAX_SECONDS else None
 
 
 def _percent(value: str) -> float:
@@ -127,6 +160,7 @@ def _build(source, resources, connections, devices, peer_devices) -> DrbdStatus:
                         peer_client=_yes(p, "peer-client"),
                         out_of_sync=kib(p, "out-of-sync"),
                         resync_done_percent=_percent(done) if done is not None else None,
+                        eta_seconds=_eta(p.get("eta")),
                         resync_suspended=p.get("resync-suspended", "no"),
                         sent=kib(p, "sent"),
                         received=kib(p, "received"),

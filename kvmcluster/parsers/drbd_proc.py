@@ -35,9 +35,17 @@ _USUAL_MINOR = re.compile(
 )
 _USED_COUNTERS = ("ns", "nr", "dw", "dr", "lo", "pe", "ua", "ap", "oos")
 _COUNTER = re.compile(r"(\w+):(\S*)")
+# 8.3.8/8.3.9 add ` delay_probe: N` (SyncSource) or ` queue_delay: N.N ms` (SyncTarget).
 _PROGRESS = re.compile(
-    r"^\s*\[[=>.]*\]\s+(sync'ed|verified):\s*([\d.]+)%\s+\((\d+)/(\d+)\)([KM])\s*$"
+    r"^\s*\[[=>.]*\]\s+(sync'ed|verified):\s*([\d.]+)%\s+\((\d+)/(\d+)\)([KM])"
+    r"(?:\s+delay_probe:\s+\d+|\s+queue_delay:\s+[\d.]+ ms)?\s*$"
 )
+# DRBD up to 8.3.9 prints `stalled` instead of the finish: line when the resync made no
+# progress for 20 seconds.
+_STALLED = re.compile(r"^\s*stalled\s*$")
+# The resync flags of the I/O state (2nd to 4th): a resync paused by a resync-after
+# dependency ('a'), by the peer ('p'), by the user here ('u'); DRBD 9's words for them.
+_PAUSE_FLAGS = ((1, "a", "dependency"), (2, "p", "peer"), (3, "u", "user"))
 _FINISH = re.compile(
     r"^\s*finish:\s+(\d+):(\d\d):(\d\d)\s+speed:\s+([\d,]+)\s+\(([\d,]+)\)"
     r"(?:\s+want:\s+[\d,]+)?\s*K/sec(\s+\(stalled\))?\s*$"
@@ -85,6 +93,8 @@ def parse_proc_drbd(text: str, source: str = "/proc/drbd") -> DrbdStatus:
                 _apply_progress(current, m, source, lineno)
             elif m := _FINISH.match(line):
                 _apply_finish(current, m, source, lineno)
+            elif _STALLED.match(line):
+                current.connections[0].peer_devices[0].stalled = True
             elif not _DETAIL.match(line):
                 raise ParseError(source, f"unexpected line {stripped[:60]!r}", lineno)
     except DATA_ERRORS as exc:
@@ -124,7 +134,7 @@ def _resource(
         connection_state, replication = "Connected", cs
     else:
         connection_state, replication = cs, "Off"
-    peer_device = PeerDevice(0, replication, peer_disk)
+    peer_device = PeerDevice(0, replication, peer_disk, resync_suspended=_paused(flags))
     resource = Resource(
         f"drbd{minor}",
         role,
@@ -134,6 +144,14 @@ def _resource(
     )
     status.resources.append(resource)
     return resource
+
+
+def _paused(flags: str | None) -> str:
+    """Why a resync is paused, in DRBD 9's words ("user", "peer,dependency"), or "no"."""
+    if not flags or flags[1:4] in ("---", "--", "-", ""):
+        return "no"
+    reasons = [word for pos, char, word in _PAUSE_FLAGS if flags[pos : pos + 1] == char]
+    return ",".join(sorted(reasons, key=("user", "peer", "dependency").index)) or "no"
 
 
 def _apply_counters(resource: Resource, line: str, source: str, lineno: int) -> None:

@@ -1,0 +1,164 @@
+"""cman 3 (RHEL 6) fencing and DLM: a fence domain or lockspace that waits blocks clustat,
+clvmd and rgmanager until it completes. fence_tool ls, dlm_tool ls and group_tool ls read into
+one model; cman_tool status followed by cman_tool nodes (as pcs 0.9 joins them) is read."""
+
+from __future__ import annotations
+
+import pytest
+
+from kvmcluster.errors import ParseError
+from kvmcluster.parsers.cman import parse_cman_status
+from kvmcluster.parsers.cman_groups import parse_groups
+from tests.plugin_runner import FIXTURES
+
+
+def groups(name: str):
+    return parse_groups((FIXTURES / name).read_text(), source=name)
+
+
+def by_name(status):
+    return {(g.kind, g.name): g for g in status.groups}
+
+
+class TestFenceToolLs:
+    def test_a_domain_with_every_member_and_no_victim_does_not_wait(self):
+        status = groups("fence-tool-ls_ok.txt")
+        (domain,) = status.groups
+        assert (domain.kind, domain.name, domain.members) == ("fence", "default", [1, 2])
+        assert domain.master_nodeid == 1 and not domain.waiting and status.waiting == []
+
+    def test_a_victim_being_fenced_waits_for_fencing(self):
+        (domain,) = groups("fence-tool-ls_victim-wait-fencing.txt").groups
+        assert (domain.victims, domain.victim_now, domain.wait) == (1, 2, "fencing")
+        assert domain.members == [1] and domain.waiting
+
+    def test_fencing_postponed_until_quorum_waits_for_quorum(self):
+        (domain,) = groups("fence-tool-ls_wait-quorum.txt").groups
+        assert (domain.victims, domain.wait) == (1, "quorum") and domain.waiting
+
+    def test_dash_n_names_the_victims(self):
+        (domain,) = groups("fence-tool-ls-n_victim-wait-fencing.txt").groups
+        assert domain.victim_ids == [2] and domain.waiting
+
+    def test_cluster_300_without_a_wait_state_line_waits_by_its_victims(self):
+        text = "fence domain\nmember count  1\nvictim count  1\nvictim now    0\n"
+        text += "master nodeid 1\nmembers       1 \n\n"
+        (domain,) = parse_groups(text).groups
+        assert domain.wait == "" and domain.waiting
+
+
+class TestDlmToolLs:
+    @pytest.mark.parametrize(
+        "name", ["dlm-tool-ls_cman3-ok.txt", "dlm-tool-ls_dlm4-lvmlockd-ok.txt"]
+    )
+    def test_lockspaces_of_every_member_do_not_wait(self, name):
+        status = groups(name)
+        assert len(status.groups) == 2 and status.waiting == []
+        assert all(g.kind == "dlm" and g.members == [1, 2] for g in status.groups)
+
+    def test_a_change_waiting_for_fencing_stops_clvmd_and_rgmanager(self):
+        status = groups("dlm-tool-ls_cman3-wait-fencing.txt")
+        assert [g.name for g in status.waiting] == ["rgmanager", "clvmd"]
+        clvmd = by_name(status)["dlm", "clvmd"]
+        assert (clvmd.wait, clvmd.changing, clvmd.failed) == ("fencing", True, 1)
+        assert clvmd.flags == ["kern_stop"] and clvmd.new_members == [1]
+
+    @pytest.mark.parametrize(
+        ("status_line", "wait"),
+        [
+            ("wait_messages 0 wait_condition 2 quorum", "quorum"),
+            ("wait_messages 0 wait_condition 3 fs", "fs"),
+            ("wait_messages 1 wait_condition 0 ", "messages"),
+        ],
+    )
+    def test_every_wait_condition_is_named(self, status_line, wait):
+        text = "dlm lockspaces\nname          clvmd\nid            0x4104eefa\n"
+        text += (
+            "flags         0x00000000 \nchange        member 2 joined 1 remove 0 failed 0 seq 1,1\n"
+        )
+        text += "members       1 2 \nnew change    member 1 joined 0 remove 1 failed 1 seq 2,2\n"
+        text += f"new status    {status_line}\nnew members   1 \n\n"
+        (lockspace,) = parse_groups(text).groups
+        assert lockspace.wait == wait and lockspace.waiting
+
+    def test_no_output_is_no_lockspace(self):
+        assert parse_groups("").groups == []
+
+
+class TestGroupToolLs:
+    def test_cman3_runs_fence_tool_and_dlm_tool_one_after_the_other(self):
+        status = groups("group-tool-ls_cman3-wait-fencing.txt")
+        assert [(g.kind, g.name) for g in status.groups] == [
+            ("fence", "default"),
+            ("dlm", "rgmanager"),
+            ("dlm", "clvmd"),
+        ]
+        assert len(status.waiting) == 3
+
+    def test_cman3_healthy(self):
+        assert groups("group-tool-ls_cman3-ok.txt").waiting == []
+
+    def test_the_groupd_table_of_cluster_2(self):
+        status = groups("group-tool-ls_cluster2-gfs-ok.txt")
+        assert [(g.kind, g.name, g.members) for g in status.groups] == [
+            ("fence", "default", [1]),
+            ("dlm", "gfs1", [1]),
+            ("gfs", "gfs1", [1]),
+        ]
+        assert status.waiting == []
+
+    def test_g1_a_recovery_in_progress_is_waiting(self):
+        status = groups("group-tool-ls-g1_fail-start-wait.txt")
+        waits = {(g.kind, g.name): g.wait for g in status.waiting}
+        assert waits == {
+            ("fence", "default"): "FAIL_START_WAIT",
+            ("dlm", "clvmd"): "FAIL_ALL_STOPPED",
+            ("dlm", "rgmanager"): "FAIL_ALL_STOPPED",
+        }
+
+    def test_a_daemon_that_does_not_answer_is_not_running(self):
+        status = parse_groups("fence_tool: can't communicate with fenced\n")
+        assert not status.running and "fenced" in status.error
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "Version: 6.2.0\nQuorum: 1\n",
+            "fence domain\nmember count  x\n",
+            "fence domain\nvictim count  1\nbogus line\n",
+            "dlm lockspaces\nid            0x1\n",
+            "dlm lockspaces\nname          a\nflags         nothex\n",
+            "fence domain\nmembers       1 " + "9" * 40 + "\n",
+            "type level name id state\nfence 0 default 00010001 none\n[1 x]\n",
+        ],
+    )
+    def test_other_text_is_a_parse_error_naming_the_line(self, text):
+        with pytest.raises(ParseError):
+            parse_groups(text)
+
+
+class TestCmanToolStatusFollowedByNodes:
+    def test_the_nodes_table_after_the_status_is_read_for_its_nodes(self):
+        text = (FIXTURES / "cman-tool-status-nodes_pcs09-joined.txt").read_text()
+        status = parse_cman_status(text)
+        assert status.quorate and status.expected_votes == 1 and status.quorum_votes == 1
+        assert [(n.name, n.node_id, n.member, n.local) for n in status.nodes] == [
+            ("node05.c01.cloud.agarik.com", 1, True, True),
+            ("node06.c01.cloud.agarik.com", 2, True, False),
+        ]
+        assert status.nodes_are_configured
+
+    def test_the_status_alone_still_reads_as_before(self):
+        text = (FIXTURES / "cman-tool-status_quorate-two-node.txt").read_text()
+        status = parse_cman_status(text)
+        assert [n.name for n in status.nodes] == ["node05.c01.cloud.agarik.com"]
+        assert not status.nodes_are_configured
+
+    def test_another_section_after_the_status_is_left_alone(self):
+        text = (FIXTURES / "cman-tool-status_quorate-two-node.txt").read_text()
+        status = parse_cman_status(text + "\nfence domain\nmember count  2\n")
+        assert status.quorate and status.expected_votes == 1
+
+    def test_text_that_is_no_status_is_still_refused(self):
+        with pytest.raises(ParseError):
+            parse_cman_status("fence domain\nmember count  2\n")

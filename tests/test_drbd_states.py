@@ -1,0 +1,204 @@
+"""DRBD states from the inputs admins have: the text of `drbdadm status` / `drbdsetup status
+--verbose --statistics` as pasted, `drbdsetup events2` as a stream, and /proc/drbd of 8.3
+(delay_probe:, the `stalled` line) with the cause of a paused resync."""
+
+from __future__ import annotations
+
+import pytest
+
+from kvmcluster.errors import ParseError
+from kvmcluster.parsers.drbd_events import parse_events2
+from kvmcluster.parsers.drbd_proc import parse_proc_drbd
+from kvmcluster.parsers.drbd_status import parse_status_text
+from tests.plugin_runner import FIXTURES
+
+KIB = 1024
+
+
+def text(name: str) -> str:
+    return (FIXTURES / name).read_text()
+
+
+def peers(resource):
+    return {c.peer_name: c for c in resource.connections}
+
+
+class TestStatusText:
+    def test_three_peers_one_connecting(self):
+        (home,) = parse_status_text(
+            text("drbdadm-status_9-three-nodes-one-connecting.txt")
+        ).resources
+        assert (home.name, home.role, home.devices[0].disk) == ("home", "Secondary", "UpToDate")
+        conns = peers(home)
+        assert list(conns) == ["nina", "nino", "nono"]
+        assert (conns["nina"].state, conns["nina"].peer_role) == ("Connected", "Secondary")
+        # the guide's older `disk:` of a peer volume is its peer disk
+        assert conns["nino"].peer_devices[0].peer_disk == "UpToDate"
+        assert conns["nono"].state == "Connecting" and conns["nono"].peer_devices == []
+
+    def test_verbose_statistics_with_lines_broken_for_readability(self):
+        status = parse_status_text(text("drbdsetup-status-verbose-statistics_9-lines-broken.txt"))
+        (home,) = status.resources
+        device = home.devices[0]
+        assert (device.minor, device.size, device.written) == (0, 1048412 * KIB, 1048412 * KIB)
+        assert (device.local_pending, device.app_pending) == (0, 0)
+        conns = peers(home)
+        assert [(c.peer_node_id, c.state) for c in conns.values()] == [
+            (0, "Connected"),
+            (2, "Connected"),
+            (3, "Connecting"),
+        ]
+        nina = conns["nina"].peer_devices[0]
+        assert (nina.replication, nina.peer_disk, nina.received) == (
+            "Established",
+            "UpToDate",
+            1048412 * KIB,
+        )
+        assert nina.out_of_sync == 0 and nina.resync_suspended == "no"
+
+    def test_sync_target_with_done(self):
+        (res,) = parse_status_text(text("drbdadm-status_9-sync-target.txt")).resources
+        peer = res.connections[0].peer_devices[0]
+        assert (res.devices[0].disk, peer.replication, peer.resync_done_percent) == (
+            "Inconsistent",
+            "SyncTarget",
+            0.08,
+        )
+        assert peer.resyncing
+
+    def test_standalone_outdated_without_quorum(self):
+        (res,) = parse_status_text(
+            text("drbdadm-status_9-standalone-outdated-no-quorum.txt")
+        ).resources
+        assert (res.devices[0].disk, res.devices[0].quorum) == ("Outdated", False)
+        conns = peers(res)
+        assert conns["m10c27"].state == "StandAlone"
+        assert conns["m13c9"].peer_role == "Primary"
+        assert conns["m13c9"].peer_devices[0].peer_disk == "Diskless"
+
+    def test_diskless_primary_and_healthy(self):
+        (res,) = parse_status_text(text("drbdadm-status_9-diskless-primary.txt")).resources
+        assert (res.role, res.devices[0].disk, res.devices[0].client) == (
+            "Primary",
+            "Diskless",
+            False,
+        )
+        (ok,) = parse_status_text(text("drbdadm-status_9-ok.txt")).resources
+        assert ok.connections[0].peer_devices[0].replication == "Established"
+        (new,) = parse_status_text(text("drbdadm-status_9-inconsistent-connecting.txt")).resources
+        assert (new.devices[0].disk, new.connections[0].state) == ("Inconsistent", "Connecting")
+
+    def test_suspended_io_colours_and_several_resources(self):
+        pasted = (
+            "\x1b[1mr0\x1b[0m role:\x1b[1;36mPrimary\x1b[0m suspended:quorum\n"
+            "  disk:UpToDate quorum:no\n  peer connection:Connecting\n\n"
+            "r1 role:Secondary\n  volume:0 disk:UpToDate\n  volume:1 disk:Diskless client:yes\n"
+            "  node-id:2 connection:StandAlone\n"
+        )
+        r0, r1 = parse_status_text(pasted).resources
+        assert (r0.role, r0.suspended, r0.devices[0].quorum) == ("Primary", ("quorum",), False)
+        assert [(d.volume, d.disk, d.client) for d in r1.devices] == [
+            (0, "UpToDate", False),
+            (1, "Diskless", True),
+        ]
+        assert (r1.connections[0].peer_name, r1.connections[0].peer_node_id) == (None, 2)
+
+    def test_no_resources(self):
+        assert parse_status_text("# No currently configured DRBD found.\n").resources == []
+
+    @pytest.mark.parametrize(
+        "pasted",
+        [
+            "",
+            "  disk:UpToDate\n",
+            "r0: No such resource\n",
+            "r0 role:Primary\n  peer role:Secondary\n",  # no disk: line
+            "r0 role:Primary\n  disk:UpToDate\n  peer role:Secondary\n"
+            "    peer-disk:UpToDate done:101\n",
+            "r0 role:Primary\n  volume:" + "9" * 30 + " disk:UpToDate\n",
+            "role:Primary\n  disk:UpToDate\n",
+            "r0 role:Primary\n  disk:UpToDate\n  peer role:Secondary\n  volume:1 disk:UpToDate\n",
+            "r0 role:Primary garbage\n  disk:UpToDate\n",
+        ],
+    )
+    def test_other_text_is_a_parse_error(self, pasted):
+        with pytest.raises(ParseError):
+            parse_status_text(pasted)
+
+
+class TestEvents2Stream:
+    def test_diff_values_count_by_their_new_side(self):
+        (res,) = parse_events2(text("drbdsetup-events2_9-stream-diff-primary.txt")).resources
+        assert (res.role, res.devices[0].disk) == ("Primary", "UpToDate")
+        conn = res.connections[0]
+        assert (conn.state, conn.peer_role) == ("Connected", "Secondary")
+        assert conn.peer_devices[0].replication == "Established"
+
+    def test_a_sync_started_after_the_exists_block_with_its_eta(self):
+        (res,) = parse_events2(
+            text("drbdsetup-events2_9-stream-statistics-sync-source.txt")
+        ).resources
+        peer = res.connections[0].peer_devices[0]
+        assert (peer.replication, peer.peer_disk, peer.resync_done_percent) == (
+            "SyncSource",
+            "Inconsistent",
+            37.5,
+        )
+        assert (peer.eta_seconds, peer.out_of_sync) == (10, 2500 * KIB)
+
+    def test_a_connection_lost_after_the_exists_block(self):
+        (res,) = parse_events2(text("drbdsetup-events2_9-stream-connection-lost.txt")).resources
+        assert res.connections[0].state == "Connecting"
+        assert [d.minor for d in res.devices] == [7, 8]
+
+    def test_lines_broken_for_readability_are_joined(self):
+        (res,) = parse_events2(text("drbdsetup-events2_9-two-volumes-lines-broken.txt")).resources
+        assert res.connections[0].peer_role == "Secondary"
+        assert [d.written for d in res.devices] == [131844 * KIB, 6634548 * KIB]
+        assert [p.sent for p in res.connections[0].peer_devices] == [131844 * KIB, 6634548 * KIB]
+
+    def test_colour_codes_of_a_terminal_copy_are_ignored(self):
+        plain = text("drbdsetup-events2_9-stream-diff-primary.txt")
+        coloured = plain.replace(
+            "disk:DUnknown->UpToDate", "disk:\x1b[32mDUnknown->UpToDate\x1b[0m"
+        )
+        coloured = coloured.replace(
+            "role:Secondary->Primary", "role:\x1b[1;36mSecondary->Primary\x1b[0m"
+        )
+        assert parse_events2(coloured) == parse_events2(plain)
+
+
+class TestProc83And84:
+    def test_83_delay_probe_on_the_progress_line(self):
+        (res,) = parse_proc_drbd(text("proc-drbd_838-sync-source-delay-probe.txt")).resources
+        peer = res.connections[0].peer_devices[0]
+        assert (peer.replication, peer.resync_done_percent, peer.eta_seconds) == (
+            "SyncSource",
+            66.2,
+            5,
+        )
+        assert not peer.stalled and peer.resync_suspended == "no"
+
+    def test_83_the_stalled_line_instead_of_finish(self):
+        (res,) = parse_proc_drbd(text("proc-drbd_838-sync-target-stalled.txt")).resources
+        peer = res.connections[0].peer_devices[0]
+        assert peer.stalled and peer.eta_seconds is None and peer.resync_done_percent == 66.2
+
+    @pytest.mark.parametrize(
+        ("name", "minor", "cause"),
+        [
+            ("proc-drbd_84-paused-sync-stalled.txt", 0, "user"),
+            ("proc-drbd_84-paused-sync-peer.txt", 0, "peer"),
+            ("proc-drbd_84-paused-sync-after-dependency.txt", 1, "dependency"),
+            ("proc-drbd_84-paused-sync-after-dependency.txt", 0, "no"),
+        ],
+    )
+    def test_the_resync_flags_name_why_a_resync_is_paused(self, name, minor, cause):
+        status = parse_proc_drbd(text(name))
+        (res,) = [r for r in status.resources if r.minors == [minor]]
+        assert res.connections[0].peer_devices[0].resync_suspended == cause
+
+    def test_several_causes_in_drbd9_order(self):
+        proc = text("proc-drbd_84-paused-sync-stalled.txt").replace("r--u--", "rapu--")
+        (res,) = parse_proc_drbd(proc).resources
+        assert res.connections[0].peer_devices[0].resync_suspended == "user,peer,dependency"
