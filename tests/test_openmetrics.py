@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -18,7 +19,7 @@ from kvmcluster import dashboard, openmetrics, status
 from kvmcluster.model.findings import Finding, Perf, Report, State, printable
 from kvmcluster.runtime.command import Deadline
 from kvmcluster.sources.node import CaptureNode
-from tests.plugin_runner import REPO
+from tests.plugin_runner import REPO, plugin_command
 
 CAPTURES = sorted(p for p in (REPO / "examples" / "captures").iterdir() if p.is_dir())
 HOSTILE = 'a"}\n# EOF\\'  # closes the label set, starts a line of its own, ends in a backslash
@@ -310,3 +311,38 @@ def test_dashboard_has_panels_per_area_for_every_metric():
         pos = panel["gridPos"]
         assert pos["x"] >= 0 and pos["x"] + pos["w"] <= 24
     assert {v["name"] for v in board["templating"]["list"]} == {"datasource", "node"}
+
+
+def test_readme_lists_every_metric_and_alert():
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("## Prometheus") :]
+    for metric in openmetrics.METRICS:
+        shown = metric.name + ("_total" if metric.type == "counter" else "")
+        assert f"`{shown}`" in section, shown
+    alerts = re.findall(r"- alert: (\w+)", (REPO / "prometheus" / "alerts.yml").read_text())
+    assert len(alerts) == 10
+    for alert in alerts:
+        assert f"`{alert}`" in section, alert
+
+
+def test_systemd_units_verify(tmp_path):
+    """The shipped service and timer pass systemd-analyze verify (the ExecStart pointed at the
+    kvmcluster of this test run)."""
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze not installed")
+    service = (REPO / "prometheus" / "kvmcluster-textfile.service").read_text()
+    assert "ExecStart=/usr/bin/kvmcluster status --textfile /var/lib/prometheus/node-exporter" in (
+        service
+    )
+    (tmp_path / "kvmcluster-textfile.service").write_text(
+        service.replace("/usr/bin/kvmcluster", plugin_command("kvmcluster")[0])
+    )
+    shutil.copy(REPO / "prometheus" / "kvmcluster-textfile.timer", tmp_path)
+    run = subprocess.run(
+        [analyze, "verify", *(str(p) for p in sorted(tmp_path.iterdir()))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0 and run.stderr == "", run.stderr
