@@ -223,8 +223,7 @@ def build_areas(node, cap) -> list[dict]:
 def advice(area: str, report: Report) -> list[str]:
     tips: list[str] = []
     for finding in report.findings:
-        text = " ".join(finding.problems)
-        if area == "drbd" and "StandAlone" in text and "split brain" in text:
+        if area == "drbd" and "drbd-standalone" in finding.kinds:
             name = finding.item
             tips.append(
                 f"split brain on {name}: pick the victim node (its writes since the split are "
@@ -233,18 +232,18 @@ def advice(area: str, report: Report) -> list[str]:
                 f"connect {name}). On the survivor: drbdadm connect {name}. Then wait for the "
                 "resync (SyncSource/SyncTarget) before making the victim Primary again."
             )
-        if area == "vm_alloc" and "at once" in text:
+        if area == "vm_alloc" and "vm-active-twice" in finding.kinds:
             tips.append(
-                f"{finding.item}: {text.split('risk: ')[-1].rstrip(')')} now, then "
+                f"{finding.item}: {finding.fix} now, then "
                 "check its filesystems (fsck) before starting it again through the cluster."
             )
-        if area == "cluster" and "not quorate" in text:
+        if area == "cluster" and "cluster-not-quorate" in finding.kinds:
             tips.append(
                 "no quorum: services stop. Bring the missing nodes back; never force "
                 "quorum (cman_tool expected -e 1) while another partition may still run VMs."
             )
-    if area == "daemons" and report.headline:
-        tips.append(f"start the stack in this order: {report.headline.split(': ', 1)[-1]}")
+    if area == "daemons" and report.fix:
+        tips.append(f"start the stack in this order: {report.fix}")
     return tips
 
 
@@ -252,8 +251,9 @@ def advice(area: str, report: Report) -> list[str]:
 
 
 def worst(areas: list[dict]) -> State:
-    states = [a["report"].state for a in areas if a.get("captured")]
-    return max(states, key=lambda s: s.severity, default=State.UNKNOWN)
+    from kvmcluster.model.findings import worst as worst_state
+
+    return worst_state((a["report"].state for a in areas if a.get("captured")), State.UNKNOWN)
 
 
 def to_json(areas: list[dict], source: str, node: str) -> dict:

@@ -101,3 +101,116 @@ def test_check_vm_alloc_reads_a_cib_from_standard_input_without_crm_mon_file():
     assert with_stdin.first_line == with_file.first_line.replace(
         fixture("cib_seed-healthy.xml"), "-"
     ), (with_stdin, with_file)
+
+
+# --- findings carry facts: kinds and fix, advice chosen from kinds ---------------------------
+
+CAPTURES = Path(__file__).parent.parent / "examples" / "captures"
+
+
+def test_verbose_line_of_a_resource_not_up_names_it_then_the_fix():
+    run = run_plugin(
+        "check_drbd",
+        "--proc-file",
+        fixture("proc-drbd_80-ok.txt"),
+        "--drbd-conf",
+        fixture("etc-drbd-conf_seed-84.conf"),
+        "-v",
+    )
+    assert run.returncode == 2, run
+    assert "CRITICAL: drbd1: configured but not up => drbdadm up drbd1" in run.lines, run
+    assert run.first_line.startswith("DRBD CRITICAL - drbd1 configured but not up"), run
+
+
+def test_rules_give_stable_kinds_and_the_fix_as_its_own_field():
+    from kvmcluster.model.drbd import ConfiguredResource
+    from kvmcluster.parsers.drbd_proc import parse_proc_drbd
+    from kvmcluster.rules.drbd import DrbdPolicy, evaluate
+
+    text = Path(fixture("proc-drbd_84-standalone-split-brain.txt")).read_text()
+    status = parse_proc_drbd(text, "proc")
+    report = evaluate(status, DrbdPolicy(), [ConfiguredResource("r9", [9])])
+    by_item = {f.item: f for f in report.findings}
+    standalone = [f for f in report.findings if "drbd-standalone" in f.kinds]
+    assert standalone and all("StandAlone" in " ".join(f.problems) for f in standalone)
+    assert by_item["r9"].kinds == ("drbd-not-up",) and by_item["r9"].fix == "drbdadm up r9"
+
+
+def test_status_advice_is_chosen_from_kinds_never_from_text():
+    from kvmcluster.model.findings import Finding, Report, State
+    from kvmcluster.status import advice
+
+    looks_like = Finding("r0", State.CRITICAL, ("StandAlone (possible split brain)",))
+    assert advice("drbd", Report(findings=[looks_like])) == []
+    kinded = Finding("r0", State.CRITICAL, ("lost its peer",), kinds=("drbd-standalone",))
+    (tip,) = advice("drbd", Report(findings=[kinded]))
+    assert tip.startswith("split brain on r0: pick the victim node")
+    twice = Finding("vm1", State.CRITICAL, ("twice",), kinds=("vm-active-twice",), fix="stop it")
+    assert advice("vm_alloc", Report(findings=[twice])) == [
+        "vm1: stop it now, then check its filesystems (fsck) before starting it again through "
+        "the cluster."
+    ]
+
+
+def _libvirt_files(node05: list[str], node06: list[str]) -> dict[str, str]:
+    return {
+        "libvirt-node05.c01.cloud.agarik.com.xml": "<node>" + "".join(node05) + "</node>",
+        "libvirt-node06.c01.cloud.agarik.com.xml": "<node>" + "".join(node06) + "</node>",
+    }
+
+
+def test_status_tells_which_copy_of_a_vm_running_twice_to_destroy(tmp_path):
+    import shutil
+
+    from tests.libvirt_nodes import VM200, vm199, vm200
+
+    capture = tmp_path / "twice"
+    shutil.copytree(CAPTURES / "healthy", capture)
+    for name, text in _libvirt_files([vm200(), vm199("shutoff")], [vm199(), vm200()]).items():
+        (capture / name).write_text(text)
+    run = run_plugin("kvmcluster", "status", "--from", str(capture), "--no-color")
+    assert run.returncode == 2, run
+    assert (
+        f"    next: {VM200}: virsh destroy {VM200} on node06 now, then check its filesystems "
+        "(fsck) before starting it again through the cluster."
+    ) in run.stdout.splitlines(), run.stdout
+
+
+# --- the worst state: CRITICAL ranks above UNKNOWN -------------------------------------------
+
+
+def test_a_plugin_with_a_critical_and_an_unknown_finding_is_critical(tmp_path):
+    from tests.libvirt_nodes import VM200, hypervisor, vm199, vm200
+
+    uri05 = hypervisor(tmp_path, "node05", vm200(), vm199("shutoff"))
+    uri06 = hypervisor(tmp_path, "node06", vm199(), vm200())
+    run = run_plugin(
+        "check_vm_alloc",
+        "--cluster-conf",
+        fixture("cluster-conf_seed-fixed.conf"),
+        "--clustat-file",
+        fixture("clustat-x_411-all-started.xml"),
+        "--libvirt",
+        f"node05.c01.cloud.agarik.com={uri05}",
+        "--libvirt",
+        f"node06.c01.cloud.agarik.com={uri06}",
+        "--libvirt",
+        f"node07=test://{tmp_path}/no-such-node.xml",
+        "-v",
+    )
+    assert run.returncode == 2, run
+    assert run.first_line.startswith(f"VM_ALLOC CRITICAL - {VM200} running on node05"), run
+    assert any(line.startswith("UNKNOWN: libvirt of node07") for line in run.lines), run
+
+
+def test_status_with_a_critical_and_an_unknown_area_is_critical(tmp_path):
+    import shutil
+
+    capture = tmp_path / "mixed"
+    shutil.copytree(CAPTURES / "split-brain", capture)
+    (capture / "pvs.txt").write_text("not what pvs prints\n")
+    run = run_plugin("kvmcluster", "status", "--from", str(capture), "--no-color")
+    assert run.returncode == 2, run
+    assert run.stdout.startswith("kvmcluster status: CRITICAL"), run
+    lvm = next(line for line in run.stdout.splitlines() if line.startswith("LVM on DRBD"))
+    assert "UNKNOWN" in lvm, run.stdout

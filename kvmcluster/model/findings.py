@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from enum import IntEnum
 
 from kvmcluster.model.record import factory, record
@@ -26,19 +26,35 @@ class State(IntEnum):
 _SEVERITY = (0, 1, 3, 2)  # by exit code
 
 
+def worst(states: Iterable[State], default: State = State.OK) -> State:
+    """The state that wins, the one place states are ranked: CRITICAL, then UNKNOWN, then
+    WARNING, then OK (nagiosplugin's order). Reports, verdicts, status and its areas use it."""
+    return max(states, key=_severity, default=default)
+
+
 @record
 class Finding:
     """The verdict on one item (a DRBD resource, a node, a VM ...).
 
     `problems` are the short reasons, worst first; `detail` is the one-line description
     shown with -v whatever the state. `describe` may be a function so that the description
-    is only built when someone reads it.
+    is only built when someone reads it. `kinds` are the stable identifiers of its problems
+    that have one (`drbd-standalone`, `vm-active-twice`, ...), worst first: whatever decides
+    from a finding (status's advice) reads them, never its text. `fix` is the command that
+    repairs the worst problem that has one.
     """
 
     item: str
     state: State
     problems: tuple[str, ...] = ()
     describe: str | Callable[[], str] = ""
+    kinds: tuple[str, ...] = ()
+    fix: str = ""
+
+    @property
+    def kind(self) -> str:
+        """The identifier of the worst problem that has one ("" for none)."""
+        return next((k for k in self.kinds if k), "")
 
     @property
     def detail(self) -> str:
@@ -208,12 +224,11 @@ class Report:
     # daemons), standing for the findings of the items in `headline_covers`.
     headline: str = ""
     headline_covers: set[str] = factory(set)
+    fix: str = ""  # the commands that repair what the headline says, in order
 
     @property
     def state(self) -> State:
-        if not self.findings:
-            return State.UNKNOWN
-        return max({f.state for f in self.findings}, key=_severity)
+        return worst({f.state for f in self.findings}, default=State.UNKNOWN)
 
     def perf_values(self) -> list[Perf]:
         """Every perfdata value, rows spelled out."""
@@ -233,20 +248,27 @@ class Verdict:
 
     def __init__(self) -> None:
         self.problems: list[tuple[State, str]] = []
+        self.facts: list[tuple[State, str, str]] = []  # (state, kind, fix) of the kinded ones
 
-    def add(self, state: State, text: str) -> None:
+    def add(self, state: State, text: str, kind: str = "", fix: str = "") -> None:
         self.problems.append((state, text))
+        if kind or fix:
+            self.facts.append((state, kind, fix))
 
     @property
     def state(self) -> State:
-        return max((s for s, _ in self.problems), key=lambda s: s.severity, default=State.OK)
+        return worst(s for s, _ in self.problems)
 
     def texts(self) -> tuple[str, ...]:
         ordered = sorted(self.problems, key=lambda p: -p[0].severity)
         return tuple(text for _, text in ordered)
 
     def finding(self, item: str, describe: str | Callable[[], str] = "") -> Finding:
-        return Finding(item, self.state, self.texts(), describe)
+        if not self.facts:
+            return Finding(item, self.state, self.texts(), describe)
+        facts = sorted(self.facts, key=lambda f: -f[0].severity)
+        fix = next((f for _, _, f in facts if f), "")
+        return Finding(item, self.state, self.texts(), describe, tuple(k for _, k, _ in facts), fix)
 
 
 MAX_PROBLEMS_IN_FIRST_LINE = 3
@@ -278,12 +300,14 @@ def summary_line(report: Report, noun: str) -> str:
 
 
 def detail_line(finding: Finding) -> str:
-    """One line per item (-v): what it is, then its problems when the description lacks them.
-    Escaped for output (see printable)."""
+    """One line per item (-v): what it is, then its problems when the description lacks them,
+    then the fix when the text does not say it yet. Escaped for output (see printable)."""
     text = finding.detail or finding.summary
     problems = ", ".join(finding.problems)
     if problems and finding.detail and problems not in text:
         text += " => " + problems
+    if finding.fix and finding.fix not in text:
+        text += " => " + finding.fix
     return printable(text)
 
 

@@ -38,7 +38,7 @@ def _quorum_finding(status: ClusterStatus) -> Finding | None:
         if votes:
             why.append(votes)
         text = "not quorate" + (f" ({', '.join(why)})" if why else "")
-        return Finding("", State.CRITICAL, (text,), f"quorum: {text}")
+        return Finding("", State.CRITICAL, (text,), f"quorum: {text}", ("cluster-not-quorate",))
     if status.quorate is True:
         return Finding("", State.OK, (), "quorum: quorate" + (f" ({votes})" if votes else ""))
     return None

@@ -117,8 +117,10 @@ def _summarise(report, missing, to_start, stack_down, systemd, uptime, profile, 
         else:
             headline = f"cluster stack not running{up}"
         report.headline = f"{headline}: {commands}"
+        report.fix = commands
     elif missing:
         names = ", ".join(d.name for d in missing)
         report.headline = f"not running: {names}; start with: {commands}"
+        report.fix = commands
     report.headline_covers = {d.name for d in missing}
     report.ok_summary = f"{len(checked)} of {len(checked)} daemons running ({profile} profile)"

@@ -203,7 +203,9 @@ def evaluate_resource(resource: Resource, policy: DrbdPolicy) -> Finding:
     for connection in resource.connections:
         label = f" to {connection.peer_name}" if several_peers and connection.peer_name else ""
         if connection.state == "StandAlone":
-            verdict.add(State.CRITICAL, f"StandAlone{label} (possible split brain)")
+            verdict.add(
+                State.CRITICAL, f"StandAlone{label} (possible split brain)", "drbd-standalone"
+            )
         elif not connection.connected:
             verdict.add(State.CRITICAL, f"{connection.state}{label} (peer not connected)")
     resyncing_volumes = {
@@ -343,7 +345,8 @@ def evaluate(
                 "",
                 State.CRITICAL,
                 ("DRBD kernel module not loaded (no /proc/drbd)",),
-                "modprobe drbd, then drbdadm up all (or start the drbd service)",
+                kinds=("drbd-not-loaded",),
+                fix="modprobe drbd, then drbdadm up all (or start the drbd service)",
             )
         )
         return report
@@ -386,13 +389,25 @@ def _not_up(
         if not up:
             missing.append(
                 Finding(
-                    res.name, State.CRITICAL, ("configured but not up",), f"drbdadm up {res.name}"
+                    res.name,
+                    State.CRITICAL,
+                    ("configured but not up",),
+                    f"{res.name}: configured but not up",
+                    ("drbd-not-up",),
+                    f"drbdadm up {res.name}",
                 )
             )
     known = up_names | {r.name for r in configured or []}
     for selector in policy.include:
         if not _matches_any(selector, status, configured, known):
-            missing.append(Finding(selector, State.CRITICAL, ("not found (resource not up?)",)))
+            missing.append(
+                Finding(
+                    selector,
+                    State.CRITICAL,
+                    ("not found (resource not up?)",),
+                    kinds=("drbd-not-found",),
+                )
+            )
     return missing
 
 

@@ -127,6 +127,8 @@ def _evaluate_vm(
         verdict.add(
             State.CRITICAL,
             f"running on {_names(running_on)} at once (disk corruption risk: {advice})",
+            "vm-active-twice",
+            advice,
         )
     if services is not None and services.running and (seen or not views):
         cluster_seen = [c for c in cluster_nodes if not any(same_node(c, u) for u in unreachable)]

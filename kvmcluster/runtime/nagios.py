@@ -62,9 +62,9 @@ class ReportContext(nagiosplugin.Context):
 
     def evaluate(self, metric, resource):
         report: Report = metric.value
-        worst = max(report.findings, key=lambda f: f.state.severity, default=None)
-        hint = worst.summary if worst else "no findings"
-        return nagiosplugin.Result(_STATES[report.state], hint, metric)
+        state = report.state
+        hint = next((f.summary for f in report.findings if f.state == state), "no findings")
+        return nagiosplugin.Result(_STATES[state], hint, metric)
 
     def performance(self, metric, resource):
         report: Report = metric.value
