@@ -424,23 +424,37 @@ _TEXT_KINDS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
-def finding_kind(area: str, finding: Finding) -> str:
-    """The finding's own `kind` when it has one, else a stable kind made from the area and
-    its reasons (see _TEXT_KINDS); a finding on no item that names nothing known is the
-    area's `<area>-unknown` when UNKNOWN (unreadable input) or `<area>`."""
-    kind = getattr(finding, "kind", "")
-    if kind:
-        return str(kind)
-    texts = list(finding.problems)
-    if not finding.item and not texts:
-        texts = [finding.detail]
-    for text in texts:
-        for needle, name in _TEXT_KINDS.get(area, ()):
-            if needle in text:
-                return name
+def finding_kinds(area: str, finding: Finding) -> list[str]:
+    """What a finding is about, one kind per problem, worst first: the finding's own kinds
+    (issue 16) where it has them, the others made from the area and the reason text (see
+    _TEXT_KINDS). Several kinds give several series, so that an item both failed and active
+    on two nodes is found by either alert. A finding without problems has its area's item
+    kind (`drbd-resource` ...), or on no item the kind its description names (`quorum`,
+    `link`), else `<area>`; an unreadable input on no item is `<area>-unknown`."""
+    own = [str(k) for k in getattr(finding, "kinds", ()) or () if k]
+    single = getattr(finding, "kind", "")
+    if single and str(single) not in own:
+        own.append(str(single))
+    kinds = list(own)
+    if len(own) < len(finding.problems):  # some problems without a kind of their own
+        for text in finding.problems:
+            derived = _text_kind(area, text)
+            if derived and derived not in kinds:
+                kinds.append(derived)
+    if kinds:
+        return kinds
     if not finding.item:
-        return f"{area}-unknown" if finding.state == State.UNKNOWN else area
-    return AREA_KINDS.get(area, area)
+        if finding.state == State.UNKNOWN:
+            return [f"{area}-unknown"]
+        return [_text_kind(area, finding.detail) or area]
+    return [AREA_KINDS.get(area, area)]
+
+
+def _text_kind(area: str, text: str) -> str:
+    for needle, name in _TEXT_KINDS.get(area, ()):
+        if needle in text:
+            return name
+    return ""
 
 
 # --- rendering --------------------------------------------------------------------------------
@@ -523,8 +537,9 @@ def render_nodes(
             base = {"node": node, "area": name}
             add("kvmcluster_area_state", base, int(state))
             for finding in report.findings:
-                labels = {**base, "item": finding.item, "kind": finding_kind(name, finding)}
-                add("kvmcluster_item_state", labels, int(finding.state), worst=True)
+                for kind in finding_kinds(name, finding):
+                    labels = {**base, "item": finding.item, "kind": kind}
+                    add("kvmcluster_item_state", labels, int(finding.state), worst=True)
             for metric, item_labels, value in _perf_samples(name, report):
                 add(metric.name, {"node": node, **item_labels}, value)
         overall = max(states, key=lambda s: s.severity, default=State.UNKNOWN)

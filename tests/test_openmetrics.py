@@ -19,7 +19,7 @@ from kvmcluster import dashboard, openmetrics, status
 from kvmcluster.model.findings import Finding, Perf, Report, State, printable
 from kvmcluster.runtime.command import Deadline
 from kvmcluster.sources.node import CaptureNode
-from tests.plugin_runner import REPO, plugin_command
+from tests.plugin_runner import FIXTURES, REPO, plugin_command
 
 CAPTURES = sorted(p for p in (REPO / "examples" / "captures").iterdir() if p.is_dir())
 HOSTILE = 'a"}\n# EOF\\'  # closes the label set, starts a line of its own, ends in a backslash
@@ -54,6 +54,43 @@ def hostile_capture(tmp_path: Path) -> Path:
     conf = capture / "drbd.conf"
     conf.write_text(conf.read_text().replace("resource drbd0", "resource drbd0\x1b[2J\\", 1))
     return capture
+
+
+def pacemaker_capture(tmp_path: Path, name: str, **files: str) -> Path:
+    """A capture of a Pacemaker node made of real fixtures (capture file name = fixture)."""
+    capture = tmp_path / name
+    capture.mkdir()
+    for target, source in files.items():
+        shutil.copy(FIXTURES / source, capture / target.replace("_", "-"))
+    (capture / "hostname.txt").write_text(f"{name}\n")
+    return capture
+
+
+def fencing_capture(tmp_path: Path) -> Path:
+    """hgnode1 after its peer's fencing failed: the peer UNCLEAN, a link down."""
+    return pacemaker_capture(
+        tmp_path,
+        "hgnode1",
+        **{
+            "crm_mon.xml": "crm-mon_21-fencing-failed.xml",
+            "corosync_quorumtool.txt": "corosync-quorumtool_31-two-node-peer-lost.txt",
+            "corosync_cfgtool.txt": "corosync-cfgtool_31-link1-down.txt",
+        },
+    )
+
+
+def twice_capture(tmp_path: Path) -> Path:
+    """A VirtualDomain active on two nodes (and failed), pacemaker-controld not running."""
+    return pacemaker_capture(
+        tmp_path,
+        "kimball",
+        **{
+            "crm_mon.xml": "crm-mon_21-group-by-node-virtualdomain-active-on-two-nodes.xml",
+            "corosync_quorumtool.txt": "corosync-quorumtool_31-two-node-ok.txt",
+            "ps.txt": "ps_pacemaker-11-rhel7-crmd-missing.txt",
+            "uptime.txt": "proc-uptime_42-minutes.txt",
+        },
+    )
 
 
 def parse(text: str, dialect: str) -> dict[str, list[tuple[dict[str, str], str]]]:
@@ -122,8 +159,9 @@ def test_every_example_capture_is_one_strict_exposition(capture, dialect):
                 [1 for lab, _ in samples["kvmcluster_item_state"] if lab["area"] == area["name"]]
             ) == len(
                 {
-                    (f.item, openmetrics.finding_kind(area["name"], f))
+                    (f.item, kind)
                     for f in area["report"].findings
+                    for kind in openmetrics.finding_kinds(area["name"], f)
                 }
             )
     assert value(samples, "kvmcluster_state", node=node) == str(int(status.worst(areas)))
@@ -160,6 +198,26 @@ def test_split_brain_capture_as_metrics():
     assert value(samples, "kvmcluster_lvm_vg_free_bytes", vg="volnode05") == "2147483648"
     assert value(samples, "kvmcluster_lvm_vg_size_bytes", vg="volnode05") == "42941284352"
     assert "kvmcluster_last_run_timestamp_seconds" not in samples  # only when given
+
+
+def test_pacemaker_captures_as_metrics(tmp_path):
+    node, areas = areas_of(fencing_capture(tmp_path))
+    samples = parse(openmetrics.render(areas, node), "openmetrics")
+    item = "kvmcluster_item_state"
+    assert value(samples, item, area="cluster", item="", kind="fencing-failed") == "2"
+    assert value(samples, item, area="cluster", item="hgnode2", kind="node-unclean") == "2"
+    assert value(samples, item, area="cluster", item="", kind="link-down") == "1"
+    assert value(samples, "kvmcluster_cluster_links_up", node="hgnode1") == "1"
+    assert value(samples, "kvmcluster_cluster_nodes_online", node="hgnode1") == "1"
+    node, areas = areas_of(twice_capture(tmp_path))
+    samples = parse(openmetrics.render(areas, node), "openmetrics")
+    # failed and active on two nodes: a series for each, so either alert finds it
+    assert value(samples, item, item="sle12-kvm", kind="service-active-twice") == "2"
+    assert value(samples, item, item="sle12-kvm", kind="service-failed") == "2"
+    assert value(samples, item, item="pacemaker-controld", kind="daemon-missing") == "2"
+    assert value(samples, "kvmcluster_daemons_missing", node="kimball") == "1"
+    assert value(samples, "kvmcluster_node_uptime_seconds", node="kimball") == "2520"
+    assert value(samples, "kvmcluster_services_failures", node="kimball") == "0"
 
 
 def test_counter_and_unit_lines_per_dialect():
@@ -255,12 +313,18 @@ def test_repeated_series_keep_the_worst_state_and_families_appear_once():
 
 
 def test_a_finding_kind_is_taken_as_it_is_when_the_finding_has_one():
-    finding = SimpleNamespace(item="drbd0", state=State.CRITICAL, problems=("x",), kind="drbd-x")
-    assert openmetrics.finding_kind("drbd", finding) == "drbd-x"
+    own = SimpleNamespace(
+        item="drbd0", state=State.CRITICAL, problems=("x",), kinds=("drbd-x",), kind="drbd-x"
+    )
+    assert openmetrics.finding_kinds("drbd", own) == ["drbd-x"]
     plain = Finding("drbd0", State.CRITICAL, ("StandAlone (possible split brain)",))
-    assert openmetrics.finding_kind("drbd", plain) == "drbd-standalone"
+    assert openmetrics.finding_kinds("drbd", plain) == ["drbd-standalone"]
     broken = Finding("", State.UNKNOWN, ("proc-drbd.txt, line 3: unexpected text",))
-    assert openmetrics.finding_kind("drbd", broken) == "drbd-unknown"
+    assert openmetrics.finding_kinds("drbd", broken) == ["drbd-unknown"]
+    both = Finding("vm1", State.CRITICAL, ("failed", "active on 2 nodes at once (a, b)"))
+    assert openmetrics.finding_kinds("services", both) == ["service-failed", "service-active-twice"]
+    healthy = Finding("vm1", State.OK, (), "vm1: started on a")
+    assert openmetrics.finding_kinds("services", healthy) == ["service"]
 
 
 def test_uncaptured_areas_have_no_state_and_values_print_as_numbers():
