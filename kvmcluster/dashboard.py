@@ -180,7 +180,33 @@ def dashboard() -> dict:
         },
         "options": {"showValue": "never"},
     }
-    panels.append(layout.place(timeline, 16, 5))
+    panels.append(layout.place(timeline, 12, 5))
+    age = {
+        "type": "stat",
+        "title": "Age of the data",
+        "description": "Seconds since kvmcluster status last read the node (the timer or cron "
+        "job that writes the textfile).",
+        "datasource": DATASOURCE,
+        "targets": [
+            _target(f"time() - kvmcluster_last_run_timestamp_seconds{{{NODE}}}", "{{node}}")
+        ],
+        "fieldConfig": {
+            "defaults": {
+                "unit": "s",
+                "thresholds": {
+                    "mode": "absolute",
+                    "steps": [{"color": "green", "value": None}, {"color": "red", "value": 300}],
+                },
+            },
+            "overrides": [],
+        },
+        "options": {
+            "colorMode": "value",
+            "graphMode": "none",
+            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+        },
+    }
+    panels.append(layout.place(age, 4, 5))
     panels.append(layout.place(_problem_table("Items not OK"), 24, 6))
     for area, title in AREA_TITLES:
         panels.append(layout.row(title))
