@@ -60,21 +60,16 @@ def _drbd(node, cap):
     return None
 
 
-def _stack(cap) -> str | None:
-    if cap.file(c.CMAN_STATUS) or cap.file(c.CLUSTAT):
-        return "cman"
-    if cap.file(c.CRM_MON) or cap.file(c.QUORUMTOOL):
-        return "pacemaker"
-    return None
-
-
 def _cluster(node, cap):
     from kvmcluster.checks.cluster import build_report
 
     if cap is None:
         return build_report(node)
+    from kvmcluster.sources.cluster import detect_stack
+
     files = {}
-    if _stack(cap) == "cman":
+    stack = detect_stack(node)
+    if stack == "cman" and (cap.file(c.CMAN_STATUS) or cap.file(c.CLUSTAT)):
         if cap.file(c.CMAN_STATUS):
             files = {
                 "cman_status_file": cap.file(c.CMAN_STATUS),
@@ -82,7 +77,7 @@ def _cluster(node, cap):
             }
         else:
             files = {"clustat_file": cap.file(c.CLUSTAT)}
-    elif _stack(cap) == "pacemaker":
+    elif stack in ("pacemaker", "corosync"):
         files = {
             "crm_mon_file": cap.file(c.CRM_MON),
             "quorumtool_file": cap.file(c.QUORUMTOOL),
@@ -110,18 +105,22 @@ def _daemons(node, cap):
         return build_report(node)
     if not cap.file(c.PS):
         return None
-    profile = {"cman": "rhcs", "pacemaker": "pacemaker"}.get(_stack(cap) or "", "auto")
+    from kvmcluster.sources.cluster import detect_stack
+
+    stack = detect_stack(node)
+    profile = {"cman": "rhcs", "pacemaker": "pacemaker", "corosync": "pacemaker"}
+    profile = profile.get(stack or "", "auto")
     return build_report(node, profile, ps_file=cap.file(c.PS), uptime_file=cap.file(c.UPTIME))
 
 
 def _vm_alloc(node, cap):
+    from kvmcluster.checks.vm_alloc import build_report
     from kvmcluster.rules.vm_alloc import AllocPolicy
-    from kvmcluster.sources.vm_alloc import load_vm_alloc_report
 
     if cap is None:
         from kvmcluster.checks.vm_alloc import CLUSTER_CONF, default_libvirt, live_stack
 
-        return load_vm_alloc_report(
+        return build_report(
             node,
             live_stack(node),
             AllocPolicy(),
@@ -138,7 +137,7 @@ def _vm_alloc(node, cap):
     libvirt = cap.libvirt_views()  # parsed as data, not opened through libvirt
     policy = AllocPolicy(vgs=cap.vg_map())
     if cap.file(c.CLUSTER_CONF):
-        return load_vm_alloc_report(
+        return build_report(
             node,
             "cman",
             policy,
@@ -151,7 +150,7 @@ def _vm_alloc(node, cap):
             sudo=False,
         )
     if cap.file(c.CIB):
-        return load_vm_alloc_report(
+        return build_report(
             node,
             "pacemaker",
             policy,
@@ -329,14 +328,28 @@ def render_text(areas: list[dict], source: str, node: str, colour: bool, verbose
     return "\n".join(lines) + "\n"
 
 
+def _capture_node(cap, deadline):
+    """The node of a capture: the tools whose output it holds, as detect_stack asks them."""
+    from kvmcluster.sources.cluster import CLUSTER_CONF
+    from kvmcluster.sources.node import CaptureNode
+
+    holds = {
+        "cman_tool": cap.file(c.CMAN_STATUS) or cap.file(c.CLUSTAT),
+        "crm_mon": cap.file(c.CRM_MON),
+        "corosync-quorumtool": cap.file(c.QUORUMTOOL),
+    }
+    tools = frozenset(tool for tool, held in holds.items() if held)
+    paths = frozenset([CLUSTER_CONF] if cap.file(c.CLUSTER_CONF) else [])
+    return CaptureNode(cap.hostname(), deadline, tools, paths)
+
+
 def run(args, live=None) -> int:
     """`live`: the node to read (runtime.cli.start), None with --from."""
     from kvmcluster.runtime.command import Deadline
-    from kvmcluster.sources.node import CaptureNode
 
     cap = c.Capture(args.from_) if getattr(args, "from_", None) else None
     timeout = getattr(args, "timeout", None)
-    checked = CaptureNode(cap.hostname(), Deadline(timeout)) if cap else live
+    checked = _capture_node(cap, Deadline(timeout)) if cap else live
     source = f"capture {args.from_}" if cap else ("live over ssh" if checked.remote else "live")
     node = checked.name
     colour = sys.stdout.isatty() and not args.no_color and not args.json

@@ -84,13 +84,9 @@ def detect_profile(node=None, processes=None) -> str:
             "no cluster daemon runs in the captured process list, so its stack is unknown: "
             "give --profile rhcs, pacemaker or libvirt"
         )
-    from kvmcluster.sources.cluster import installed
+    from kvmcluster.sources.cluster import detect_stack
 
-    if installed(node, "cman_tool"):
-        return "rhcs"
-    if installed(node, "pacemakerd"):
-        return "pacemaker"
-    return "libvirt"
+    return {"cman": "rhcs", "pacemaker": "pacemaker"}.get(detect_stack(node) or "", "libvirt")
 
 
 def build_report(

@@ -101,12 +101,23 @@ def _stack(node, args) -> str:
 
 
 def live_stack(node) -> str:
-    """cman when the checked node runs the Cluster Suite (its tools or cluster.conf)."""
-    from kvmcluster.sources.cluster import installed
+    """cman when the checked node runs the Cluster Suite, else pacemaker (sources.cluster's
+    detect_stack, the one every check uses)."""
+    from kvmcluster.sources.cluster import detect_stack
 
-    if installed(node, "cman_tool") or node.exists(CLUSTER_CONF):
-        return "cman"
-    return "pacemaker"
+    return "cman" if detect_stack(node) == "cman" else "pacemaker"
+
+
+def build_report(node, stack: str, policy, **inputs):
+    """Source -> parser -> rules: the Report check_vm_alloc prints (also used by status).
+    `inputs`: those of sources.vm_alloc.load_vm_alloc."""
+    from kvmcluster.rules.vm_alloc import broken_config, evaluate
+    from kvmcluster.sources.vm_alloc import load_vm_alloc
+
+    found = load_vm_alloc(node, stack, **inputs)
+    if found.config_error:
+        return broken_config(found.config_error)
+    return evaluate(found.config, found.views, policy, found.services, found.cluster)
 
 
 def _run(argv: list[str] | None) -> None:
@@ -118,9 +129,7 @@ def _run(argv: list[str] | None) -> None:
     policy = AllocPolicy(vgs=dict(args.vg), include=args.vm)
 
     def build():
-        from kvmcluster.sources.vm_alloc import load_vm_alloc_report
-
-        return load_vm_alloc_report(
+        return build_report(
             node,
             _stack(node, args),
             policy,

@@ -17,7 +17,6 @@ from kvmcluster.model.findings import (
     human_bytes,
 )
 from kvmcluster.model.record import factory, record, replace
-from kvmcluster.runtime.np import nagiosplugin
 
 ROLES = ("any", "primary", "secondary", "dual-primary")
 
@@ -26,11 +25,23 @@ _TRANSITIONAL_DISK = {"Attaching", "Detaching", "Negotiating", "Consistent"}
 _BROKEN_DISK = {"Failed", "Outdated", "DUnknown", "Diskless"}
 
 
+class NoBytes:
+    """The default --oos-warning, the Nagios range "0": any out-of-sync byte warns. The
+    front end hands in nagiosplugin.Range objects for the options; a rule only calls
+    `match()` and `str()` on them, so it needs no nagiosplugin."""
+
+    def match(self, value: float) -> bool:
+        return value == 0
+
+    def __str__(self) -> str:
+        return "0"
+
+
 @record
 class DrbdPolicy:
     role: str = "any"
-    oos_warning: nagiosplugin.Range | None = factory(lambda: nagiosplugin.Range("0"))
-    oos_critical: nagiosplugin.Range | None = None
+    oos_warning: object | None = factory(NoBytes)  # a range: .match(value), str()
+    oos_critical: object | None = None
     include: list[str] = factory(list)
     exclude: list[str] = factory(list)
 
@@ -96,7 +107,30 @@ def _check_disk(verdict: Verdict, disk: str, client: bool, resyncing: bool, who:
         verdict.add(State.WARNING, f"{who} in unexpected state {disk}")
 
 
-def _resync_text(peer: PeerDevice, connection_label: str) -> str:
+def _resume_command(resource: Resource) -> str:
+    if resource.name.startswith("drbd") and resource.name[4:].isdigit():  # an unnamed minor
+        return f"drbdadm resume-sync <resource of /dev/{resource.name}>"
+    return f"drbdadm resume-sync {resource.name}"
+
+
+def _paused_text(peer: PeerDevice, resource: Resource) -> str:
+    """Why a resync is paused and what resumes it (DRBD 9 resync-suspended, 8.x I/O flags)."""
+    words = []
+    for reason in peer.resync_suspended.split(","):
+        if reason == "user":
+            words.append(f"paused by the user here: {_resume_command(resource)}")
+        elif reason == "peer":
+            words.append(f"paused by the peer: {_resume_command(resource)} on the peer")
+        elif reason == "dependency":
+            words.append("waits for the resync of its resync-after resource")
+        elif reason == "max-parallel":
+            words.append("waits: c-max-parallel resyncs already run")
+        elif reason:
+            words.append(f"paused: {reason}")
+    return ", ".join(words)
+
+
+def _resync_text(peer: PeerDevice, connection_label: str, resource: Resource | None = None) -> str:
     text = f"{peer.replication}{connection_label}"
     percent = peer.resync_done_percent
     if percent is None and peer.in_sync_percent is not None:
@@ -105,9 +139,12 @@ def _resync_text(peer: PeerDevice, connection_label: str) -> str:
         text += f" {percent:.1f}% done"
     if peer.eta_seconds is not None:
         text += f", ETA {human_duration(peer.eta_seconds)}"
-    if peer.stalled:
+    paused = peer.resync_suspended not in ("no", "")
+    if peer.stalled and not paused:  # a paused resync makes no progress: no news
         text += " (stalled)"
-    if peer.resync_suspended not in ("no", ""):
+    if paused and resource is not None:
+        text += f" ({_paused_text(peer, resource)})"
+    elif paused:
         text += f" (paused: {peer.resync_suspended})"
     return text
 
@@ -220,7 +257,10 @@ def evaluate_resource(resource: Resource, policy: DrbdPolicy) -> Finding:
         label = f" to {connection.peer_name}" if several_peers and connection.peer_name else ""
         for peer in connection.peer_devices:
             if peer.resyncing:
-                verdict.add(State.WARNING, _resync_text(peer, label))
+                paused = peer.resync_suspended.split(",")
+                fix = _resume_command(resource) if {"user", "peer"} & set(paused) else ""
+                kind = "drbd-resync-paused" if peer.resync_suspended not in ("no", "") else ""
+                verdict.add(State.WARNING, _resync_text(peer, label, resource), kind, fix)
             elif peer.replication != "Established":
                 verdict.add(State.WARNING, f"replication {peer.replication}{label}")
             _check_disk(

@@ -195,6 +195,14 @@ def _evaluate_vm(
     return verdict.finding(vm.name, detail), facts
 
 
+def broken_config(reason: str) -> Report:
+    """The cluster's own config does not parse: CRITICAL (the cluster's problem, not ours)."""
+    finding = Finding(
+        "", State.CRITICAL, (f"cluster config: {reason}",), kinds=("cluster-config-broken",)
+    )
+    return Report(findings=[finding])
+
+
 def evaluate(
     config: ClusterConfig,
     views: list[HypervisorView],

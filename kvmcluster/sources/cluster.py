@@ -15,19 +15,38 @@ QUORUMTOOL_ARGV = ["corosync-quorumtool", "-s"]
 CFGTOOL_ARGV = ["corosync-cfgtool", "-s"]
 CIB_ARGV = ["cibadmin", "-Q"]
 CLUSTAT_HINT = "clustat hangs while the DLM is stuck or rgmanager is hung"
+FENCE_TOOL_ARGV = ["fence_tool", "ls"]
+DLM_TOOL_ARGV = ["dlm_tool", "ls"]
+
+
+CLUSTER_CONF = "/etc/cluster/cluster.conf"
 
 
 def installed(node, command: str) -> bool:
     return node.which(command)
 
 
-def detect_stack(node) -> str:
+def detect_stack(node) -> str | None:
+    """The cluster stack `node` runs, the one detector of every check and of status (a
+    capture's node answers from the files it holds): "cman" when cman_tool is installed,
+    "pacemaker" when crm_mon or pacemakerd is, "corosync" (votequorum alone) when only
+    corosync-quorumtool is, "cman" when only a cluster.conf is left; None: no stack."""
     if installed(node, "cman_tool"):
         return "cman"
-    if installed(node, "crm_mon"):
+    if installed(node, "crm_mon") or installed(node, "pacemakerd"):
         return "pacemaker"
     if installed(node, "corosync-quorumtool"):
         return "corosync"
+    if node.exists(CLUSTER_CONF):
+        return "cman"
+    return None
+
+
+def require_stack(node) -> str:
+    """detect_stack, or the error that says what to install or give."""
+    stack = detect_stack(node)
+    if stack is not None:
+        return stack
     raise SourceError(
         "no cluster stack tools found (cman_tool, crm_mon, corosync-quorumtool): "
         "install them or give a captured --*-file"
@@ -60,6 +79,9 @@ def load_cluster_status(
     crm_mon_file: str | None = None,
     cfgtool_file: str | None = None,
     sudo: bool = False,
+    fence_file: str | None = None,
+    group_file: str | None = None,
+    dlm_file: str | None = None,
 ) -> ClusterStatus:
     parts: list[ClusterStatus] = []
     if cman_status_file:
@@ -86,9 +108,48 @@ def load_cluster_status(
         from kvmcluster.parsers.cfgtool import parse_cfgtool
 
         parts.append(parse_cfgtool(*_file(cfgtool_file, "--cfgtool-file")))
+    groups = [
+        _groups_file(path, option)
+        for path, option in (
+            (fence_file, "--fence-file"),
+            (group_file, "--group-file"),
+            (dlm_file, "--dlm-file"),
+        )
+        if path
+    ]
     if not parts:
-        parts = _live_cluster_status(node, detect_stack(node) if stack == "auto" else stack, sudo)
-    return merge_status(parts)
+        parts = _live_cluster_status(node, require_stack(node) if stack == "auto" else stack, sudo)
+    return merge_status(parts + groups)
+
+
+def _groups_file(path: str, option: str) -> ClusterStatus:
+    from kvmcluster.parsers.cman_groups import parse_groups
+
+    text, label = _file(path, option)
+    return _groups_part(parse_groups(text, label))
+
+
+def _groups_part(groups) -> ClusterStatus:
+    """A part for merge_status that holds only the groups (quorum and nodes unknown)."""
+    part = ClusterStatus("cman", groups.source, groups=groups.groups)
+    if not groups.running:
+        part.groups = []  # the daemon does not answer: check_cluster_daemons says so
+    return part
+
+
+def _live_groups(node, sudo: bool) -> list[ClusterStatus]:
+    """fence_tool ls and dlm_tool ls where they are installed (cman 3). A tool that fails
+    (its daemon down, no sudo rule) adds nothing: check_cluster_daemons reports the daemons."""
+    from kvmcluster.parsers.cman_groups import parse_groups
+
+    parts = []
+    for argv in (FENCE_TOOL_ARGV, DLM_TOOL_ARGV):
+        if not installed(node, argv[0]):
+            continue
+        result = node.run(argv, sudo=sudo, ok_codes=None)
+        if result.returncode == 0:
+            parts.append(_groups_part(parse_groups(result.stdout, " ".join(argv))))
+    return parts
 
 
 def _live_cluster_status(node, stack: str, sudo: bool) -> list[ClusterStatus]:
@@ -101,6 +162,7 @@ def _live_cluster_status(node, stack: str, sudo: bool) -> list[ClusterStatus]:
         return [
             status,
             parse_cman_nodes(run_stack_tool(node, CMAN_NODES_ARGV, sudo, (NOT_RUNNING,))),
+            *_live_groups(node, sudo),
         ]
     from kvmcluster.parsers.quorumtool import NOT_RUNNING as COROSYNC_DOWN
     from kvmcluster.parsers.quorumtool import parse_quorumtool
@@ -147,7 +209,7 @@ def load_services(
             services.constraints = parse_cib_constraints(text, label)
             services.promoted_max = parse_cib_promoted_max(text, label)
         return services
-    stack = detect_stack(node) if stack == "auto" else stack
+    stack = require_stack(node) if stack == "auto" else stack
     if stack == "cman":
         from kvmcluster.parsers.clustat import parse_clustat
 

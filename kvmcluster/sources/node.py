@@ -187,14 +187,23 @@ def _ssh_failure(stderr: str) -> str:
 
 
 class CaptureNode(_Node):
-    """The node a capture was taken on (`status --from`): its name, and nothing to run or
-    read there (the capture's files are read as data by the caller)."""
+    """The node a capture was taken on (`status --from`): its name, the tools whose output
+    the capture holds and the paths it holds (so that the stack is detected as for a live
+    node), and nothing to run or read there (the caller reads the capture's files as data)."""
 
     remote = True
 
-    def __init__(self, name: str, deadline: Deadline | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        deadline: Deadline | None = None,
+        tools: frozenset[str] = frozenset(),
+        paths: frozenset[str] = frozenset(),
+    ) -> None:
         self.name = name
         self.deadline = deadline or Deadline()
+        self.tools = tools
+        self.paths = paths
 
     def run(self, argv, **kwargs) -> CommandResult:
         raise SourceError(f"{self.name}: a capture, {argv[0]} is not run")
@@ -203,10 +212,10 @@ class CaptureNode(_Node):
         return None
 
     def exists(self, path: str) -> bool:
-        return False
+        return path in self.paths
 
     def which(self, command: str) -> bool:
-        return False
+        return command in self.tools
 
     def close(self) -> None:
         pass

@@ -1,11 +1,12 @@
-"""Gathers check_vm_alloc's three views (config, cluster placement, hypervisors)."""
+"""Gathers check_vm_alloc's three views (config, cluster placement, hypervisors); judging
+them is rules.vm_alloc's (checks.vm_alloc.build_report puts the two together)."""
 
 from __future__ import annotations
 
 import os
 
 from kvmcluster.errors import ParseError, SourceError
-from kvmcluster.model.findings import Finding, Report, State
+from kvmcluster.model.record import record
 from kvmcluster.sources.cluster import (
     CIB_ARGV,
     CLUSTAT_ARGV,
@@ -16,10 +17,21 @@ from kvmcluster.sources.cluster import (
 from kvmcluster.sources.files import input_label, read_text
 
 
-def load_vm_alloc_report(
+@record
+class VmAllocInputs:
+    """What check_vm_alloc judges; `config_error`: the cluster's own config did not parse
+    (then nothing else is read)."""
+
+    config: object = None
+    views: list | None = None
+    services: object = None
+    cluster: object = None
+    config_error: str = ""
+
+
+def load_vm_alloc(
     node,
     stack: str,
-    policy,
     *,
     cluster_conf: str,
     cib_file: str | None,
@@ -29,9 +41,8 @@ def load_vm_alloc_report(
     sudo: bool,
     live_cluster_conf: bool = False,
     views=None,
-) -> Report:
+) -> VmAllocInputs:
     """`views`: hypervisors already read (a capture's); otherwise `libvirt` is read live."""
-    from kvmcluster.rules.vm_alloc import evaluate
     from kvmcluster.sources.libvirt import read_hypervisors
 
     if stack == "cman":
@@ -42,7 +53,7 @@ def load_vm_alloc_report(
             config = parse_cluster_conf(text, cluster_conf)
         except ParseError as exc:
             # the cluster's own config is broken: that is the cluster's problem, not ours
-            return Report(findings=[Finding("", State.CRITICAL, (f"cluster config: {exc}",))])
+            return VmAllocInputs(config_error=str(exc))
         cluster, services = _rgmanager_placement(node, clustat_file, sudo)
     else:
         from kvmcluster.parsers.cib import parse_cib_vms
@@ -56,7 +67,7 @@ def load_vm_alloc_report(
         cluster, services = _pacemaker_placement(node, crm_mon_file, cib, sudo)
     if views is None:
         views = read_hypervisors(libvirt, node.deadline)
-    return evaluate(config, views, policy, services, cluster)
+    return VmAllocInputs(config, views, services, cluster)
 
 
 def _read_cluster_conf(node, path: str, sudo: bool, live: bool) -> str:
