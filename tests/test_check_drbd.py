@@ -66,7 +66,8 @@ CASES = [
         "proc-drbd_84-paused-sync-stalled.txt",
         [],
         WARNING,
-        "DRBD WARNING - drbd0 PausedSyncT 0.4% done, ETA 0:19:37 (stalled)",
+        "DRBD WARNING - drbd0 PausedSyncT 0.4% done, ETA 0:19:37 (paused by the user here: "
+        "drbdadm resume-sync <resource of /dev/drbd0>)",
     ),
     (
         "--proc-file",

@@ -9,7 +9,8 @@ import pytest
 from kvmcluster.errors import ParseError
 from kvmcluster.parsers.cman import parse_cman_status
 from kvmcluster.parsers.cman_groups import parse_groups
-from tests.plugin_runner import FIXTURES
+from tests.plugin_runner import FIXTURES, fixture, run_plugin
+from tests.test_contract import stub
 
 
 def groups(name: str):
@@ -162,3 +163,99 @@ class TestCmanToolStatusFollowedByNodes:
     def test_text_that_is_no_status_is_still_refused(self):
         with pytest.raises(ParseError):
             parse_cman_status("fence domain\nmember count  2\n")
+
+
+# --- through check_cluster: the verdict and the first line ----------------------------------
+
+CMAN = (
+    "--cman-status-file",
+    fixture("cman-tool-status_quorate-two-node.txt"),
+    "--cman-nodes-file",
+    fixture("cman-tool-nodes_node06-offline.txt"),
+)
+BLOCKS = "clustat, clvmd and rgmanager block until it completes"
+
+
+def check_cluster(*args, env=None):
+    return run_plugin("check_cluster", *args, env=env)
+
+
+class TestCheckCluster:
+    def test_healthy_groups_change_nothing(self):
+        alone = check_cluster(*CMAN)
+        for option, name in (
+            ("--fence-file", "fence-tool-ls_ok.txt"),
+            ("--dlm-file", "dlm-tool-ls_cman3-ok.txt"),
+            ("--group-file", "group-tool-ls_cman3-ok.txt"),
+            ("--group-file", "group-tool-ls_cluster2-gfs-ok.txt"),
+            ("--dlm-file", "dlm-tool-ls_dlm4-lvmlockd-ok.txt"),
+        ):
+            run = check_cluster(*CMAN, option, fixture(name))
+            assert (run.returncode, run.stdout) == (alone.returncode, alone.stdout), name
+
+    def test_a_victim_being_fenced_is_critical_naming_the_node_and_what_blocks(self):
+        run = check_cluster(*CMAN, "--fence-file", fixture("fence-tool-ls_victim-wait-fencing.txt"))
+        assert run.returncode == 2, run
+        assert run.first_line.startswith(
+            "CLUSTER CRITICAL - fence domain waiting for the fencing of "
+            "node06.c01.cloud.agarik.com (node 2): " + BLOCKS
+        ), run
+
+    def test_fencing_postponed_until_quorum(self):
+        run = check_cluster(*CMAN, "--fence-file", fixture("fence-tool-ls_wait-quorum.txt"))
+        assert run.returncode == 2
+        assert "fence domain fencing of 1 victim postponed until quorum returns" in run.first_line
+        assert BLOCKS in run.first_line
+
+    def test_lockspaces_waiting_for_fencing_name_clvmd_and_rgmanager(self):
+        run = check_cluster(*CMAN, "--dlm-file", fixture("dlm-tool-ls_cman3-wait-fencing.txt"))
+        assert run.returncode == 2
+        assert run.first_line.startswith(
+            "CLUSTER CRITICAL - DLM lockspace rgmanager waiting for fencing, 1 node failed; "
+            "DLM lockspace clvmd waiting for fencing, 1 node failed: " + BLOCKS
+        ), run
+
+    def test_group_tool_names_the_fence_domain_and_the_lockspaces(self):
+        run = check_cluster(*CMAN, "--group-file", fixture("group-tool-ls_cman3-wait-fencing.txt"))
+        assert run.returncode == 2
+        line = run.first_line
+        assert line.index("fence domain waiting") < line.index("DLM lockspace rgmanager"), line
+        run = check_cluster(*CMAN, "--group-file", fixture("group-tool-ls-g1_fail-start-wait.txt"))
+        assert run.returncode == 2
+        assert "fence domain in recovery (FAIL_START_WAIT)" in run.first_line
+
+    def test_unreadable_group_output_is_unknown_naming_the_file(self, tmp_path):
+        bad = tmp_path / "fence.txt"
+        bad.write_text("fence domain\nvictim count  many\n")
+        run = check_cluster(*CMAN, "--fence-file", str(bad))
+        assert run.returncode == 3
+        assert run.first_line.startswith(f"CLUSTER UNKNOWN - cannot parse {bad}:2: victim count")
+
+    def test_live_cman_runs_fence_tool_and_dlm_tool_where_installed(self, tmp_path):
+        sbin = tmp_path / "sbin"
+        stub(sbin, "cman_tool", "cman-tool-status_quorate-two-node.txt")
+        env = {"PATH": "/usr/bin:/bin", "KVMCLUSTER_TOOL_PATH": str(sbin)}
+        # cman_tool prints its status for `nodes` too: the stub's status has no table, so use
+        # a stub that answers by its argument
+        tool = sbin / "cman_tool"
+        status, nodes = (
+            fixture("cman-tool-status_quorate-two-node.txt"),
+            fixture("cman-tool-nodes_node06-offline.txt"),
+        )
+        tool.write_text(
+            f'#!/bin/sh\ncase "$1" in status) exec /bin/cat {status};; '
+            f"nodes) exec /bin/cat {nodes};; esac\nexit 1\n"
+        )
+        without = run_plugin("check_cluster", "--stack", "cman", env=env)
+        assert without.stdout == check_cluster(*CMAN).stdout
+        stub(sbin, "fence_tool", "fence-tool-ls_victim-wait-fencing.txt")
+        stub(sbin, "dlm_tool", "dlm-tool-ls_cman3-wait-fencing.txt")
+        run = run_plugin("check_cluster", "--stack", "cman", env=env)
+        assert run.returncode == 2
+        assert "fence domain waiting for the fencing of node06" in run.first_line
+        assert "DLM lockspace clvmd waiting for fencing" in run.first_line
+        # fenced not running: fence_tool ls exits 1 and prints nothing; nothing is added
+        (sbin / "fence_tool").write_text("#!/bin/sh\nexit 1\n")
+        (sbin / "dlm_tool").write_text("#!/bin/sh\nexit 0\n")
+        quiet = run_plugin("check_cluster", "--stack", "cman", env=env)
+        assert quiet.stdout == without.stdout

@@ -10,7 +10,7 @@ from kvmcluster.errors import ParseError
 from kvmcluster.parsers.drbd_events import parse_events2
 from kvmcluster.parsers.drbd_proc import parse_proc_drbd
 from kvmcluster.parsers.drbd_status import parse_status_text
-from tests.plugin_runner import FIXTURES
+from tests.plugin_runner import FIXTURES, fixture, run_plugin
 
 KIB = 1024
 
@@ -202,3 +202,144 @@ class TestProc83And84:
         proc = text("proc-drbd_84-paused-sync-stalled.txt").replace("r--u--", "rapu--")
         (res,) = parse_proc_drbd(proc).resources
         assert res.connections[0].peer_devices[0].resync_suspended == "user,peer,dependency"
+
+
+# --- through check_drbd: the verdict and the first line -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("option", "name", "code", "first_line"),
+    [
+        (
+            "--status-file",
+            "drbdadm-status_9-ok.txt",
+            0,
+            "DRBD OK - 1 resource Connected and UpToDate (Secondary/Primary)",
+        ),
+        (
+            "--status-file",
+            "drbdadm-status_9-sync-target.txt",
+            1,
+            "DRBD WARNING - postgresql SyncTarget 0.1% done",
+        ),
+        (
+            "--status-file",
+            "drbdadm-status_9-three-nodes-one-connecting.txt",
+            2,
+            "DRBD CRITICAL - home Connecting to nono (peer not connected)",
+        ),
+        (
+            "--status-file",
+            "drbdsetup-status-verbose-statistics_9-lines-broken.txt",
+            2,
+            "DRBD CRITICAL - home Connecting to nono (peer not connected)",
+        ),
+        (
+            "--status-file",
+            "drbdadm-status_9-standalone-outdated-no-quorum.txt",
+            2,
+            "DRBD CRITICAL - one-vm-8536-disk-0 quorum lost, StandAlone to m10c27 (possible split "
+            "brain), disk Outdated, peer disk to m13c29 Diskless, peer disk to m13c9 Diskless",
+        ),
+        (
+            "--status-file",
+            "drbdadm-status_9-diskless-primary.txt",
+            2,
+            "DRBD CRITICAL - <resource> disk Diskless",
+        ),
+        (
+            "--status-file",
+            "drbdadm-status_9-inconsistent-connecting.txt",
+            2,
+            "DRBD CRITICAL - postgresql Connecting (peer not connected), disk Inconsistent, "
+            "no resync running",
+        ),
+        (
+            "--events-file",
+            "drbdsetup-events2_9-stream-diff-primary.txt",
+            0,
+            "DRBD OK - 1 resource Connected and UpToDate (Primary/Secondary)",
+        ),
+        (
+            "--events-file",
+            "drbdsetup-events2_9-stream-statistics-sync-source.txt",
+            1,
+            "DRBD WARNING - some-resource SyncSource 37.5% done, ETA 0:00:10",
+        ),
+        (
+            "--events-file",
+            "drbdsetup-events2_9-stream-connection-lost.txt",
+            2,
+            "DRBD CRITICAL - r0 Connecting (peer not connected)",
+        ),
+        (
+            "--events-file",
+            "drbdsetup-events2_9-two-volumes-lines-broken.txt",
+            0,
+            "DRBD OK - 1 resource Connected and UpToDate (Secondary/Secondary)",
+        ),
+        (
+            "--proc-file",
+            "proc-drbd_838-sync-source-delay-probe.txt",
+            1,
+            "DRBD WARNING - drbd0 SyncSource 66.2% done, ETA 0:00:05",
+        ),
+        (
+            "--proc-file",
+            "proc-drbd_838-sync-target-stalled.txt",
+            1,
+            "DRBD WARNING - drbd0 SyncTarget 66.2% done (stalled)",
+        ),
+        (
+            "--proc-file",
+            "proc-drbd_84-paused-sync-stalled.txt",
+            1,
+            "DRBD WARNING - drbd0 PausedSyncT 0.4% done, ETA 0:19:37 (paused by the user here: "
+            "drbdadm resume-sync <resource of /dev/drbd0>)",
+        ),
+        (
+            "--proc-file",
+            "proc-drbd_84-paused-sync-peer.txt",
+            1,
+            "DRBD WARNING - drbd0 PausedSyncS 0.4% done, ETA 0:19:37 (paused by the peer: "
+            "drbdadm resume-sync <resource of /dev/drbd0> on the peer)",
+        ),
+        (
+            "--proc-file",
+            "proc-drbd_84-paused-sync-after-dependency.txt",
+            1,
+            "DRBD WARNING - drbd0 SyncTarget 50.0% done, ETA 0:00:10, drbd1 PausedSyncT 0.1% "
+            "done, ETA 0:00:00 (waits for the resync of its resync-after resource), "
+            "2 of 2 resources degraded",
+        ),
+    ],
+)
+def test_check_drbd_state_and_first_line(option, name, code, first_line):
+    run = run_plugin("check_drbd", option, fixture(name))
+    assert (run.returncode, run.first_line) == (code, first_line), run
+
+
+def test_a_named_resource_paused_by_the_user_names_its_resume_command():
+    pasted = (
+        "vm-disks role:Secondary\n  disk:Inconsistent\n  node05 role:Primary\n"
+        "    replication:PausedSyncT peer-disk:UpToDate done:12.50 resync-suspended:user\n"
+    )
+    run = run_plugin("check_drbd", "--status-file", "-", stdin=pasted)
+    assert run.returncode == 1
+    assert run.first_line == (
+        "DRBD WARNING - vm-disks PausedSyncT 12.5% done "
+        "(paused by the user here: drbdadm resume-sync vm-disks)"
+    ), run
+    from kvmcluster.rules.drbd import DrbdPolicy, evaluate_resource
+
+    (resource,) = parse_status_text(pasted).resources
+    finding = evaluate_resource(resource, DrbdPolicy())
+    assert (finding.kind, finding.fix) == ("drbd-resync-paused", "drbdadm resume-sync vm-disks")
+
+
+def test_a_status_file_that_is_no_drbdadm_status_is_unknown_naming_it(tmp_path):
+    bad = tmp_path / "status.txt"
+    bad.write_text("r0 role:Primary\n  disk:UpToDate\n  peer role:Secondary\n    done:x\n")
+    run = run_plugin("check_drbd", "--status-file", str(bad))
+    assert run.returncode == 3
+    assert run.first_line.startswith(f"DRBD UNKNOWN - cannot parse {bad}:4: done"), run

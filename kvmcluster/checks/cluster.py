@@ -11,7 +11,8 @@ NAME = "CLUSTER"
 DESCRIPTION = """\
 Checks the cluster's quorum and membership as this node sees them.
 
-Live: cman_tool status + cman_tool nodes (cman stack), or corosync-quorumtool -s +
+Live: cman_tool status + cman_tool nodes (+ fence_tool ls, dlm_tool ls where installed)
+(cman stack), or corosync-quorumtool -s +
 corosync-cfgtool -s + crm_mon --output-as=xml -1 (Pacemaker stack). Captured output of each
 can be given instead (PATH or - for standard input); several captured files are merged.
 
@@ -20,7 +21,9 @@ states: CRITICAL not quorate or "Activity blocked"; the stack not running on thi
                  voter missing (WARNING with --offline-warning), UNCLEAN (needs fencing)
                  or disallowed; fewer members than --expected-nodes; a peer that no
                  corosync link reaches, every ring FAULTY; a fencing action failed or
-                 pending that no later success superseded;
+                 pending that no later success superseded; a cman fence domain or DLM
+                 lockspace waiting (fencing, quorum, recovery: clustat, clvmd and
+                 rgmanager block until it completes);
         WARNING  a node in standby, maintenance, shutting down or pending; no DC elected;
                  quorum disk offline, qdevice not voting; one corosync link (ring) of
                  several down; superseded failed fencing (stonith_admin --cleanup
@@ -50,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
         ("--quorumtool-file", "captured `corosync-quorumtool -s`"),
         ("--crm-mon-file", "captured `crm_mon --output-as=xml -1` (or 1.1 `--as-xml`)"),
         ("--cfgtool-file", "captured `corosync-cfgtool -s` (knet links, corosync 2 rings)"),
+        ("--fence-file", "captured `fence_tool ls` (cman 3)"),
+        ("--group-file", "captured `group_tool ls` (cman 3, or the groupd table of -g1)"),
+        ("--dlm-file", "captured `dlm_tool ls`"),
     ):
         parser.add_argument(option, metavar="PATH", help=what)
     parser.add_argument(
@@ -68,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def build_report(node, stack: str = "auto", *, sudo: bool = False, policy=None, **files):
     """files: cman_status_file, cman_nodes_file, clustat_file, quorumtool_file, crm_mon_file,
-    cfgtool_file."""
+    cfgtool_file, fence_file, group_file, dlm_file."""
     from kvmcluster.rules.cluster import ClusterPolicy, evaluate
     from kvmcluster.sources.cluster import load_cluster_status
 
@@ -96,6 +102,9 @@ def _run(argv: list[str] | None) -> None:
             quorumtool_file=args.quorumtool_file,
             crm_mon_file=args.crm_mon_file,
             cfgtool_file=args.cfgtool_file,
+            fence_file=args.fence_file,
+            group_file=args.group_file,
+            dlm_file=args.dlm_file,
         )
 
     build_check(NAME, "nodes", build).main(verbose=args.verbose, timeout=args.timeout)

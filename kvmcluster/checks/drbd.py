@@ -14,7 +14,8 @@ out-of-sync data, quorum and suspended I/O.
 
 Without an input option it reads /proc/drbd and, on DRBD 9, runs
 `drbdsetup status --json --statistics` (falling back to `drbdsetup events2 --now`).
-Captured output can be given instead (PATH or - for standard input).
+Captured output can be given instead (PATH or - for standard input), also the text of
+`drbdadm status` as pasted (--status-file).
 
 states: CRITICAL not connected (StandAlone: possible split brain), disk Diskless/Failed/
         Outdated/DUnknown or Inconsistent without resync, quorum lost, I/O suspended,
@@ -33,6 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     source.add_argument(
         "--events-file", metavar="PATH", help="captured `drbdsetup events2 --now --statistics`"
+    )
+    source.add_argument(
+        "--status-file",
+        metavar="PATH",
+        help="the text of `drbdadm status` or `drbdsetup status [--verbose --statistics]`",
     )
     parser.add_argument(
         "-r",
@@ -97,13 +103,14 @@ def build_report(
     drbd_conf: str | None = None,
     sudo: bool = False,
     policy=None,
+    status_file: str | None = None,
 ):
     """Source -> parser -> rules: the Report check_drbd prints (also used by status)."""
     from kvmcluster.rules.drbd import DrbdPolicy, evaluate
     from kvmcluster.sources.drbd import load_configured_resources, load_drbd_status
 
-    live = not (proc_file or json_file or events_file)
-    status = load_drbd_status(node, proc_file, json_file, events_file, sudo)
+    live = not (proc_file or json_file or events_file or status_file)
+    status = load_drbd_status(node, proc_file, json_file, events_file, sudo, status_file)
     configured = load_configured_resources(node, drbd_conf, live)
     return evaluate(status, policy or DrbdPolicy(), configured)
 
@@ -129,6 +136,7 @@ def _run(argv: list[str] | None) -> None:
             proc_file=args.proc_file,
             json_file=args.json_file,
             events_file=args.events_file,
+            status_file=args.status_file,
             drbd_conf=args.drbd_conf,
             sudo=args.sudo,
             policy=policy,

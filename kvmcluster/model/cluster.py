@@ -94,6 +94,7 @@ class ClusterStatus:
     fence_history: list[FenceEvent] | None = None  # crm_mon <fence_history>; None: not shown
     options: dict[str, str] = factory(dict)  # Pacemaker <cluster_options>
     quorum_known: bool = True  # False: crm_mon output without <summary>
+    groups: list[ClusterGroup] | None = None  # cman 3 fence_tool/dlm_tool/group_tool ls
 
     @property
     def cluster_nodes(self) -> list[ClusterNode]:
@@ -131,6 +132,8 @@ def merge_status(parts: list[ClusterStatus]) -> ClusterStatus:
             if getattr(merged, field) is None and getattr(part, field) is not None:
                 setattr(merged, field, getattr(part, field))
         merged.options = merged.options or part.options
+        if part.groups is not None:  # fence_tool ls and dlm_tool ls: both count
+            merged.groups = (merged.groups or []) + part.groups
         merged.dc_known = merged.dc_known or part.dc_known
         merged.nodes_are_configured = merged.nodes_are_configured or part.nodes_are_configured
         by_name = {n.name: n for n in merged.nodes}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from kvmcluster.model.cluster import ClusterLink, ClusterNode, ClusterStatus, FenceEvent
 from kvmcluster.model.findings import Finding, Perf, Report, State, Verdict
 from kvmcluster.model.record import record
+from kvmcluster.rules.cman_groups import group_findings
 
 START_HINTS = {
     "cman": "service cman start (after a reboot the stack is started by hand)",
@@ -123,6 +124,7 @@ def evaluate(status: ClusterStatus, policy: ClusterPolicy) -> Report:
                 ),
             )
         )
+    report.findings += group_findings(status)  # early: clustat, clvmd, rgmanager hang on it
     if status.dc_known and status.dc is None:
         report.findings.append(
             Finding("", State.WARNING, ("no DC elected (cluster still forming?)",))

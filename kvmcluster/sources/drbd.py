@@ -22,8 +22,14 @@ def load_drbd_status(
     json_file: str | None = None,
     events_file: str | None = None,
     sudo: bool = False,
+    status_file: str | None = None,
 ) -> DrbdStatus:
     """The first input given wins; with none, read the live state of `node`."""
+    if status_file:
+        from kvmcluster.parsers.drbd_status import parse_status_text
+
+        text = read_text(status_file, "--status-file")
+        return parse_status_text(text, input_label(status_file))
     if json_file:
         from kvmcluster.parsers.drbd_json import parse_status_json
 
