@@ -125,7 +125,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from kvmcluster.config.writer import write_atomic
     from kvmcluster.errors import KvmclusterError
     from kvmcluster.model.findings import printable
-    from kvmcluster.parsers.drbd_conf import read_drbd_conf
+    from kvmcluster.sources.drbd_conf import read_drbd_conf
     from kvmcluster.sources.files import read_text
 
     warnings: list[str] = []

@@ -14,7 +14,8 @@ import pytest
 
 from kvmcluster.config.writer import write_atomic
 from kvmcluster.parsers.cluster_conf import parse_cluster_conf
-from kvmcluster.parsers.drbd_conf import configured_resources, read_drbd_conf
+from kvmcluster.parsers.drbd_conf import configured_resources
+from kvmcluster.sources.drbd_conf import read_drbd_conf
 from tests.plugin_runner import REPO, fixture, run_plugin
 
 SEED_TOML = str(REPO / "examples" / "seed-cluster.toml")

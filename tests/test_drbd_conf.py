@@ -9,7 +9,8 @@ import subprocess
 import pytest
 
 from kvmcluster.errors import ParseError
-from kvmcluster.parsers.drbd_conf import configured_resources, read_drbd_conf
+from kvmcluster.parsers.drbd_conf import configured_resources
+from kvmcluster.sources.drbd_conf import read_drbd_conf
 from tests.plugin_runner import fixture
 
 SEED = fixture("etc-drbd-conf_seed-84.conf")

@@ -369,7 +369,9 @@ def test_capture_drbd_conf_include_cannot_read_a_file_of_this_host(tmp_path):
 def test_capture_drbd_conf_include_through_a_symlink_is_refused(tmp_path):
     (tmp_path / "link.res").symlink_to("/etc/passwd")
     path = write(tmp_path, "drbd.conf", 'include "*.res";\n')
-    error = parse_error(drbd_conf.read_drbd_conf, path)
+    from kvmcluster.sources.drbd_conf import read_drbd_conf
+
+    error = parse_error(read_drbd_conf, path)
     assert "outside" in error.reason and "root:" not in str(error)
 
 
@@ -377,7 +379,9 @@ def test_includes_inside_the_directory_are_still_read(tmp_path):
     (tmp_path / "drbd.d").mkdir()
     write(tmp_path, "drbd.d/r0.res", "resource r0 { device /dev/drbd0; }\n")
     path = write(tmp_path, "drbd.conf", 'include "drbd.d/*.res";\n')
-    assert [r.keyword for r in drbd_conf.read_drbd_conf(path).nodes] == ["resource"]
+    from kvmcluster.sources.drbd_conf import read_drbd_conf
+
+    assert [r.keyword for r in read_drbd_conf(path).nodes] == ["resource"]
 
 
 # --- capture files that are text, read as text -------------------------------------------------

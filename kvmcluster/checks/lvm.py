@@ -89,9 +89,10 @@ def build_report(
     sudo: bool = False,
     policy=None,
 ):
-    from kvmcluster.parsers.drbd_conf import backing_devices, read_drbd_conf
+    from kvmcluster.parsers.drbd_conf import backing_devices
     from kvmcluster.rules.lvm import LvmPolicy, evaluate
     from kvmcluster.sources.drbd import local_hostnames, node_drbd_conf
+    from kvmcluster.sources.drbd_conf import read_drbd_conf
     from kvmcluster.sources.lvm import load_lvm_config, load_lvm_report
 
     live = not (vgs_file or pvs_file or lvs_file)

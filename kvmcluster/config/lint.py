@@ -142,7 +142,8 @@ def _statement(section, keyword):
 
 
 def lint_drbd_conf(ctx: LintContext, path: str, hosts_names: dict[str, tuple[str, int]] | None):
-    from kvmcluster.parsers.drbd_conf import is_dual_primary, read_drbd_conf, resource_setting
+    from kvmcluster.parsers.drbd_conf import is_dual_primary, resource_setting
+    from kvmcluster.sources.drbd_conf import read_drbd_conf
 
     ctx.drbd_conf = path
     try:

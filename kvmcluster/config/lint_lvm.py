@@ -5,9 +5,10 @@ from __future__ import annotations
 
 def lint_lvm_conf(ctx, path: str, text: str, drbd_conf: str | None) -> None:
     from kvmcluster.errors import ParseError
-    from kvmcluster.parsers.drbd_conf import backing_devices, read_drbd_conf
+    from kvmcluster.parsers.drbd_conf import backing_devices
     from kvmcluster.parsers.lvm import parse_lvm_config
     from kvmcluster.rules.lvm import config_problems
+    from kvmcluster.sources.drbd_conf import read_drbd_conf
 
     try:
         config = parse_lvm_config(text, path)

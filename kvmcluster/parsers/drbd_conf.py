@@ -1,14 +1,14 @@
 """drbd.conf (8.3/8.4/9 syntax) -> a tree of statements and sections with file:line.
 
 Used for the names of minors in /proc/drbd and for "configured but not up"; the tree keeps
-enough (file, line, arguments) for config linting.
+enough (file, line, arguments) for config linting. Pure: an `include` is followed only through
+the `include` callback the caller hands in (sources.drbd_conf.read_drbd_conf reads the files).
 """
 
 from __future__ import annotations
 
-import glob
-import os
 import re
+from collections.abc import Callable
 
 from kvmcluster.errors import ParseError
 from kvmcluster.model.drbd import BackingDevice, ConfiguredResource
@@ -60,10 +60,21 @@ def _tokens(text: str, path: str):
             yield token, line
 
 
+# include(statement, path of the file it is in, depth, root) -> the statements of the files
+IncludeReader = Callable[["ConfNode", str, int, "str | None"], list["ConfNode"]]
+
+
 @parser("drbd.conf", source_arg="path")
 def parse_drbd_conf_text(
-    text: str, path: str, _depth: int = 0, follow_includes: bool = True, _root: str | None = None
+    text: str,
+    path: str,
+    _depth: int = 0,
+    follow_includes: bool = True,
+    _root: str | None = None,
+    include: IncludeReader | None = None,
 ) -> list[ConfNode]:
+    """The statements of `text`; `include` statements are replaced by what `include` returns
+    for them (dropped without one, or with follow_includes=False)."""
     stack: list[list[ConfNode]] = [[]]
     words: list[tuple[str, int]] = []
     for token, line in _tokens(text, path):
@@ -73,8 +84,8 @@ def parse_drbd_conf_text(
             node = ConfNode(words[0][0], [w for w, _ in words[1:]], path, words[0][1])
             words = []
             if node.keyword == "include":
-                if follow_includes:
-                    stack[-1].extend(_include(node, path, _depth, _root))
+                if follow_includes and include is not None:
+                    stack[-1].extend(include(node, path, _depth, _root))
             else:
                 stack[-1].append(node)
         elif token == "{":
@@ -99,40 +110,6 @@ def parse_drbd_conf_text(
     if len(stack) != 1:
         raise ParseError(path, "unclosed '{' at end of file")
     return [n for n in stack[0] if n.keyword != "skip"]
-
-
-def _include(node: ConfNode, path: str, depth: int, root: str | None) -> list[ConfNode]:
-    """The files an `include` names, read only inside the directory of the top file.
-
-    /etc/drbd.conf includes /etc/drbd.d/*.res; a capture's drbd.conf (data from another host)
-    must not make `status --from` read, and quote in an error, a file of this host such as
-    /etc/shadow, directly or through a symlink."""
-    if depth > 8:
-        raise ParseError(path, "include nesting too deep", node.line)
-    if not node.args:
-        raise ParseError(path, "include without a file", node.line)
-    pattern = node.args[0]
-    if not os.path.isabs(pattern):
-        pattern = os.path.join(os.path.dirname(path) or ".", pattern)
-    if root is None:
-        root = os.path.realpath(os.path.dirname(path) or ".")
-    nodes: list[ConfNode] = []
-    for included in sorted(glob.glob(pattern)):
-        real = os.path.realpath(included)
-        if os.path.commonpath([root, real]) != root:
-            raise ParseError(
-                path,
-                f"include {node.args[0][:80]!r}: {included[:120]} is outside {root}, not read",
-                node.line,
-            )
-        nodes.extend(read_drbd_conf(included, depth + 1, root).nodes)
-    return nodes
-
-
-def read_drbd_conf(path: str, _depth: int = 0, _root: str | None = None) -> DrbdConfig:
-    from kvmcluster.sources.files import read_text
-
-    return DrbdConfig(parse_drbd_conf_text(read_text(path), path, _depth, _root=_root))
 
 
 def _device_minor(node: ConfNode) -> int | None:

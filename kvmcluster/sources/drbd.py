@@ -87,7 +87,8 @@ REMOTE_DRBD_CONF_ARGV = [
 def node_drbd_conf(node):
     """The checked node's DRBD config, None when it has none. Remotely, drbd.conf and the
     files of drbd.d arrive concatenated (their `include` lines then find nothing here)."""
-    from kvmcluster.parsers.drbd_conf import DrbdConfig, parse_drbd_conf_text, read_drbd_conf
+    from kvmcluster.parsers.drbd_conf import DrbdConfig, parse_drbd_conf_text
+    from kvmcluster.sources.drbd_conf import read_drbd_conf
 
     if not node.remote:
         return read_drbd_conf(DEFAULT_DRBD_CONF) if os.path.exists(DEFAULT_DRBD_CONF) else None
@@ -114,7 +115,8 @@ def load_configured_resources(
     """
     if path is None and not live:
         return None
-    from kvmcluster.parsers.drbd_conf import configured_resources, read_drbd_conf
+    from kvmcluster.parsers.drbd_conf import configured_resources
+    from kvmcluster.sources.drbd_conf import read_drbd_conf
 
     if path is None:
         config = node_drbd_conf(node)
