@@ -259,3 +259,92 @@ class TestCheckCluster:
         (sbin / "dlm_tool").write_text("#!/bin/sh\nexit 0\n")
         quiet = run_plugin("check_cluster", "--stack", "cman", env=env)
         assert quiet.stdout == without.stdout
+
+
+# --- check_cluster_services: autostart="0" in cluster.conf is disabled on purpose -----------
+
+TROUBLE = "clustat-x_411-qdisk-services-in-trouble.xml"
+CONF = "cluster-conf_kvm-test01-autostart-off.conf"
+
+
+def only_test01_disabled(tmp_path) -> str:
+    """The trouble capture with every other group started (as after the incident)."""
+    text = (FIXTURES / TROUBLE).read_text()
+    for old, new in (
+        ('flags="1" flags_str="frozen"', 'flags="0" flags_str=""'),
+        ('flags="2" flags_str="partial"', 'flags="0" flags_str=""'),
+        ('state="114" state_str="failed" flags="0" flags_str="" owner="none"',
+         'state="112" state_str="started" flags="0" flags_str="" owner="kvm02.example.com"'),
+        ('state="118" state_str="recovering"', 'state="112" state_str="started"'),
+        ('state="110" state_str="stopped" flags="0" flags_str="" owner="none"',
+         'state="112" state_str="started" flags="0" flags_str="" owner="kvm02.example.com"'),
+    ):  # fmt: skip
+        assert old in text
+        text = text.replace(old, new)
+    path = tmp_path / "clustat.xml"
+    path.write_text(text)
+    return str(path)
+
+
+class TestServicesAutostartOff:
+    def test_a_vm_with_autostart_0_disabled_is_ok_and_said_so(self, tmp_path):
+        clustat = only_test01_disabled(tmp_path)
+        run = run_plugin(
+            "check_cluster_services", "--clustat-file", clustat, "--cluster-conf", fixture(CONF)
+        )
+        assert (run.returncode, run.first_line) == (
+            0,
+            "SERVICES OK - 6 services OK (5 started), vm:test01 disabled on purpose (autostart=0)",
+        ), run
+        without = run_plugin("check_cluster_services", "--clustat-file", clustat)
+        assert (without.returncode, without.first_line) == (
+            1,
+            "SERVICES WARNING - vm:test01 disabled (last on kvm01.example.com), "
+            "1 of 6 services degraded",
+        ), without
+
+    def test_the_other_problems_stay(self):
+        run = run_plugin(
+            "check_cluster_services", "--clustat-file", fixture(TROUBLE), "--cluster-conf",
+            fixture(CONF),
+        )  # fmt: skip
+        assert run.returncode == 2
+        assert "test01" not in run.first_line and "5 of 6 services degraded" in run.first_line
+
+    def test_a_vm_that_should_autostart_is_still_a_warning_when_disabled(self, tmp_path):
+        conf = tmp_path / "cluster.conf"
+        conf.write_text((FIXTURES / CONF).read_text().replace('autostart="0"', 'autostart="1"'))
+        clustat = only_test01_disabled(tmp_path)
+        run = run_plugin(
+            "check_cluster_services", "--clustat-file", clustat, "--cluster-conf", str(conf)
+        )
+        assert run.returncode == 1 and "vm:test01 disabled" in run.first_line
+
+    def test_a_broken_cluster_conf_given_is_unknown_naming_it(self, tmp_path):
+        conf = tmp_path / "cluster.conf"
+        conf.write_text("<cluster><rm>\n")
+        run = run_plugin(
+            "check_cluster_services",
+            "--clustat-file",
+            fixture(TROUBLE),
+            "--cluster-conf",
+            str(conf),
+        )
+        assert run.returncode == 3 and str(conf) in run.first_line, run
+
+    def test_live_the_nodes_own_cluster_conf_is_read_and_a_broken_one_ignored(self):
+        from kvmcluster.sources.cluster import CLUSTER_CONF, _autostart_off
+
+        class Node:
+            def __init__(self, text):
+                self.text = text
+
+            def read(self, path):
+                assert path == CLUSTER_CONF
+                return self.text
+
+        conf = (FIXTURES / CONF).read_text()
+        assert _autostart_off(Node(conf), None, live=True) == ["vm:test01"]
+        assert _autostart_off(Node(None), None, live=True) is None
+        assert _autostart_off(Node("<cluster"), None, live=True) is None
+        assert _autostart_off(Node(conf), None, live=False) is None

@@ -15,8 +15,9 @@ Checks the state of the services and VMs the cluster manages: rgmanager groups f
 constraints of `cibadmin -Q`). Captured output can be given instead (PATH or -).
 
 rgmanager: started OK; starting, stopping, migrating, checking, recovering, stopped,
-           disabled (unless --ignore-disabled), frozen or partial WARNING; failed,
-           recoverable, uninitialized CRITICAL.
+           disabled (unless --ignore-disabled, or autostart="0" in cluster.conf: OK,
+           disabled on purpose), frozen or partial WARNING; failed, recoverable,
+           uninitialized CRITICAL.
 Pacemaker: failed or blocked CRITICAL; stopped although it should run CRITICAL; a primitive
            active on several nodes at once CRITICAL; a resource on an UNCLEAN node CRITICAL
            (its state is unknown); a promotable clone promoted on fewer nodes than
@@ -61,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="skip this service/resource (repeatable)",
     )
     parser.add_argument(
+        "--cluster-conf",
+        metavar="PATH",
+        help='cluster.conf: rgmanager services and VMs with autostart="0" are disabled on '
+        "purpose (OK) (default /etc/cluster/cluster.conf when checking live and it exists)",
+    )
+    parser.add_argument(
         "--ignore-disabled",
         action="store_true",
         help="services disabled on purpose (rgmanager disabled, target-role Stopped) are OK",
@@ -84,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def build_report(node, stack: str = "auto", *, sudo: bool = False, policy=None, **files):
-    """files: clustat_file, crm_mon_file, cib_file."""
+    """files: clustat_file, crm_mon_file, cib_file, cluster_conf."""
     from kvmcluster.rules.services import ServicesPolicy, evaluate
     from kvmcluster.sources.cluster import load_services
 
@@ -111,6 +118,7 @@ def _run(argv: list[str] | None) -> None:
             clustat_file=args.clustat_file,
             crm_mon_file=args.crm_mon_file,
             cib_file=args.cib_file,
+            cluster_conf=args.cluster_conf,
         )
 
     build_check(NAME, "services", build).main(verbose=args.verbose, timeout=args.timeout)

@@ -226,6 +226,9 @@ class ServicesStatus:
     tickets: list[Ticket] = factory(list)
     promoted_max: dict[str, int] = factory(dict)  # CIB: promotable clone -> promoted-max
     node_count: int | None = None  # Pacemaker: configured nodes (not guest nodes)
+    # cluster.conf: the rgmanager services and VMs with autostart="0" (vm:NAME, service:NAME),
+    # disabled on purpose; None: cluster.conf not read
+    autostart_off: list[str] | None = None
 
 
 @record

@@ -41,10 +41,15 @@ def _selected(service: Service, policy: ServicesPolicy) -> bool:
     return not _names(service) & set(policy.exclude)
 
 
-def _rgmanager(service: Service, policy: ServicesPolicy) -> Finding:
+def _intended(service: Service, status: ServicesStatus) -> bool:
+    """Disabled on purpose: autostart="0" in cluster.conf."""
+    return service.state == "disabled" and service.name in (status.autostart_off or ())
+
+
+def _rgmanager(service: Service, policy: ServicesPolicy, intended: bool = False) -> Finding:
     verdict = Verdict()
     state = RGMANAGER_STATES.get(service.state, State.UNKNOWN)
-    if service.state == "disabled" and policy.ignore_disabled:
+    if service.state == "disabled" and (policy.ignore_disabled or intended):
         state = State.OK
     if state != State.OK:
         where = f" (last on {service.last_owner})" if service.last_owner else ""
@@ -53,6 +58,8 @@ def _rgmanager(service: Service, policy: ServicesPolicy) -> Finding:
         verdict.add(State.WARNING, flag)
     where = f"on {service.owner}" if service.owner else "nowhere"
     detail = f"{service.name}: {service.state} {where}"
+    if intended:
+        detail += " (autostart=0 in cluster.conf: disabled on purpose)"
     if service.since:
         detail += f" since {service.since}"
     if service.restarts:
@@ -182,7 +189,7 @@ def evaluate(status: ServicesStatus, policy: ServicesPolicy) -> Report:
     known = {s.name for s in status.services}
     for service in services:
         if status.manager == "rgmanager":
-            report.findings.append(_rgmanager(service, policy))
+            report.findings.append(_rgmanager(service, policy, _intended(service, status)))
             continue
         failures = [
             f
@@ -236,6 +243,9 @@ def evaluate(status: ServicesStatus, policy: ServicesPolicy) -> Report:
     noun = "services" if status.manager == "rgmanager" else "resources"
     report.noun = noun
     report.ok_summary = f"{len(services)} {noun} OK ({started} started)"
+    on_purpose = [s.name for s in services if _intended(s, status)]
+    if on_purpose:
+        report.ok_summary += f", {', '.join(on_purpose)} disabled on purpose (autostart=0)"
     return report
 
 

@@ -192,7 +192,37 @@ def load_services(
     crm_mon_file: str | None = None,
     cib_file: str | None = None,
     sudo: bool = False,
+    cluster_conf: str | None = None,
 ) -> ServicesStatus:
+    services = _load_services(node, stack, clustat_file, crm_mon_file, cib_file, sudo)
+    if services.manager == "rgmanager":
+        live = not (clustat_file or crm_mon_file)
+        services.autostart_off = _autostart_off(node, cluster_conf, live)
+    return services
+
+
+def _autostart_off(node, path: str | None, live: bool) -> list[str] | None:
+    """The services and VMs cluster.conf does not start (autostart=\"0\"): given, or the
+    node's own when checking live (unreadable or broken then: not used; lint says why)."""
+    from kvmcluster.errors import KvmclusterError
+    from kvmcluster.parsers.cluster_conf import parse_cluster_conf
+
+    if path:
+        config = parse_cluster_conf(*_file(path, "--cluster-conf"))
+    elif not live:
+        return None
+    else:
+        try:
+            text = node.read(CLUSTER_CONF)
+            if text is None:
+                return None
+            config = parse_cluster_conf(text, CLUSTER_CONF)
+        except KvmclusterError:
+            return None
+    return [vm.resource for vm in config.vms if not vm.autostart]
+
+
+def _load_services(node, stack, clustat_file, crm_mon_file, cib_file, sudo) -> ServicesStatus:
     if clustat_file:
         from kvmcluster.parsers.clustat import parse_clustat
 
