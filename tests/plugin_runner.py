@@ -1,5 +1,7 @@
-"""Run an installed plugin as a subprocess (nagiosplugin's Runtime is a process singleton) and
-read its answer the way Icinga does: exit code, first line, perfdata."""
+"""Run a plugin as a subprocess (nagiosplugin's Runtime is a process singleton) and read its
+answer the way Icinga does: exit code, first line, perfdata. The console script beside this
+interpreter runs with the working tree first on PYTHONPATH, so a test always runs the source
+it sits beside, whatever copy is installed (the venv's is an editable install anyway)."""
 
 from __future__ import annotations
 
@@ -61,6 +63,16 @@ class PluginRun:
         return self.perfdata[label][0]
 
 
+def plugin_env(env: dict | None = None) -> dict:
+    """The environment of a plugin run: the working tree first on PYTHONPATH (unless `env`
+    sets PYTHONPATH itself)."""
+    merged = {**os.environ, **(env or {})}
+    if "PYTHONPATH" not in (env or {}):
+        rest = os.environ.get("PYTHONPATH", "")
+        merged["PYTHONPATH"] = f"{REPO}:{rest}" if rest else str(REPO)
+    return merged
+
+
 def run_plugin(
     name: str,
     *args: str,
@@ -75,7 +87,7 @@ def run_plugin(
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, **(env or {})},
+        env=plugin_env(env),
     )
     run = PluginRun(proc.returncode, proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stdout + proc.stderr, f"traceback from {name}: {run}"

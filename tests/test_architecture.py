@@ -214,3 +214,18 @@ def test_status_with_a_critical_and_an_unknown_area_is_critical(tmp_path):
     assert run.stdout.startswith("kvmcluster status: CRITICAL"), run
     lvm = next(line for line in run.stdout.splitlines() if line.startswith("LVM on DRBD"))
     assert "UNKNOWN" in lvm, run.stdout
+
+
+# --- the tests run the working tree -----------------------------------------------------------
+
+
+def test_plugins_under_test_import_the_working_tree_not_an_installed_copy():
+    from tests.plugin_runner import REPO, plugin_env
+
+    script = plugin_command("check_drbd")[0]
+    interpreter = Path(script).read_text().splitlines()[0].removeprefix("#!").split()
+    probe = "import kvmcluster, kvmcluster.checks.drbd as m; print(m.__file__)"
+    done = subprocess.run(
+        [*interpreter, "-c", probe], capture_output=True, text=True, env=plugin_env(), cwd="/"
+    )
+    assert done.stdout.strip() == str(REPO / "kvmcluster" / "checks" / "drbd.py"), done
