@@ -11,16 +11,9 @@ import time
 
 from kvmcluster import capture as c
 from kvmcluster.errors import KvmclusterError
-from kvmcluster.model.findings import (
-    Finding,
-    Report,
-    State,
-    detail_line,
-    printable,
-    summary_line,
-)
+from kvmcluster.model.findings import Finding, Report, State
+from kvmcluster.output.status import SCHEMA_VERSION, render_text, to_json, worst  # noqa: F401
 
-SCHEMA_VERSION = 1
 AREAS = [
     ("drbd", "DRBD", "resources"),
     ("cluster", "Quorum and membership", "nodes"),
@@ -29,7 +22,6 @@ AREAS = [
     ("vm_alloc", "VM allocation", "VMs"),
     ("lvm", "LVM on DRBD", "volume groups"),
 ]
-COLOURS = {State.OK: "32", State.WARNING: "33", State.CRITICAL: "31", State.UNKNOWN: "35"}
 
 
 # --- building the reports -----------------------------------------------------------------
@@ -244,88 +236,6 @@ def advice(area: str, report: Report) -> list[str]:
     if area == "daemons" and report.fix:
         tips.append(f"start the stack in this order: {report.fix}")
     return tips
-
-
-# --- output ---------------------------------------------------------------------------------
-
-
-def worst(areas: list[dict]) -> State:
-    from kvmcluster.model.findings import worst as worst_state
-
-    return worst_state((a["report"].state for a in areas if a.get("captured")), State.UNKNOWN)
-
-
-def to_json(areas: list[dict], source: str, node: str) -> dict:
-    state = worst(areas)
-    out = {
-        "version": SCHEMA_VERSION,
-        "state": state.name,
-        "exit_code": int(state),
-        "node": node,
-        "source": source,
-        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "areas": [],
-    }
-    for area in areas:
-        entry = {"name": area["name"], "title": area["title"], "captured": area["captured"]}
-        if area["captured"]:
-            report = area["report"]
-            entry.update(
-                state=report.state.name,
-                summary=summary_line(report, area["noun"]),
-                findings=[
-                    {
-                        "item": f.item,
-                        "state": f.state.name,
-                        "problems": list(f.problems),
-                        "detail": detail_line(f),
-                    }
-                    for f in report.findings
-                ],
-                perfdata=[
-                    {"label": p.label, "value": p.value, "uom": p.uom} for p in report.perf_values()
-                ],
-                advice=area["advice"],
-            )
-        out["areas"].append(entry)
-    return out
-
-
-def render_text(areas: list[dict], source: str, node: str, colour: bool, verbose: bool) -> str:
-    def paint(state: State, text: str) -> str:
-        return f"\033[{COLOURS[state]}m{text}\033[0m" if colour else text
-
-    # names from the input are escaped (printable): summary_line and detail_line do it, the
-    # node name, the source and the advice are escaped here
-    node, source = printable(node), printable(source)
-    state = worst(areas)
-    lines = [
-        f"kvmcluster status: {paint(state, state.name)}   node {node}, {source}, "
-        f"{time.strftime('%Y-%m-%d %H:%M:%S')}",
-        "",
-    ]
-    ordered = sorted(areas, key=lambda a: -(a["report"].state.severity) if a["captured"] else 1)
-    for area in ordered:
-        if not area["captured"]:
-            lines.append(f"{area['title']:<24} -         not captured")
-            continue
-        report = area["report"]
-        lines.append(
-            f"{area['title']:<24} {paint(report.state, f'{report.state.name:<9}')} "
-            f"{summary_line(report, area['noun'])}"
-        )
-        for finding in sorted(report.findings, key=lambda f: -f.state.severity):
-            if finding.state != State.OK or verbose:
-                lines.append(
-                    f"    {paint(finding.state, finding.state.name.lower()):<8} "
-                    f"{detail_line(finding)}"
-                )
-        hidden = sum(1 for f in report.findings if f.state == State.OK)
-        if hidden and not verbose and report.state != State.OK:
-            lines.append(f"    ({hidden} OK, -v to list)")
-        for tip in area["advice"]:
-            lines.append(f"    next: {printable(tip)}")
-    return "\n".join(lines) + "\n"
 
 
 def _capture_node(cap, deadline):

@@ -271,46 +271,6 @@ class Verdict:
         return Finding(item, self.state, self.texts(), describe, tuple(k for _, k, _ in facts), fix)
 
 
-MAX_PROBLEMS_IN_FIRST_LINE = 3
-
-
-def summary_line(report: Report, noun: str) -> str:
-    """The line a person reads first: worst problems first, then 'k of n <noun> degraded';
-    when all is well, the report's own OK summary. Escaped for output (see printable)."""
-    items = [f for f in report.findings if f.item]
-    noun = report.noun or noun
-    if report.state == State.OK:
-        return printable(report.ok_summary or f"{len(items)} {noun} OK")
-    problems = sorted(
-        (
-            f
-            for f in report.findings
-            if f.state != State.OK and f.item not in report.headline_covers
-        ),
-        key=lambda f: -f.state.severity,
-    )
-    shown = [report.headline] if report.headline else []
-    shown += [f.summary for f in problems[:MAX_PROBLEMS_IN_FIRST_LINE]]
-    if len(problems) > MAX_PROBLEMS_IN_FIRST_LINE:
-        shown.append(f"{len(problems) - MAX_PROBLEMS_IN_FIRST_LINE} more")
-    degraded = [f for f in items if f.state != State.OK]
-    if degraded and len(items) > 1 and not report.headline:
-        shown.append(f"{len(degraded)} of {len(items)} {noun} degraded")
-    return printable(", ".join(shown))
-
-
-def detail_line(finding: Finding) -> str:
-    """One line per item (-v): what it is, then its problems when the description lacks them,
-    then the fix when the text does not say it yet. Escaped for output (see printable)."""
-    text = finding.detail or finding.summary
-    problems = ", ".join(finding.problems)
-    if problems and finding.detail and problems not in text:
-        text += " => " + problems
-    if finding.fix and finding.fix not in text:
-        text += " => " + finding.fix
-    return printable(text)
-
-
 def human_bytes(value: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if abs(value) < 1024 or unit == "TiB":

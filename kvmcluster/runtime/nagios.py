@@ -10,14 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from kvmcluster.errors import KvmclusterError
-from kvmcluster.model.findings import (
-    Finding,
-    Report,
-    State,
-    detail_line,
-    printable,
-    summary_line,
-)
+from kvmcluster.model.findings import Finding, Report, State
+from kvmcluster.output.nagios import plugin_text, summary_line, verbose_lines
 from kvmcluster.runtime.np import nagiosplugin
 
 _STATES = {
@@ -71,15 +65,8 @@ class ReportContext(nagiosplugin.Context):
         return _PerfdataText(report.perf_text()) or None
 
 
-def plugin_text(text: str) -> str:
-    """'|' starts the perfdata in plugin output: a '|' quoted from an input becomes '/';
-    a newline or control character is escaped (already done by summary_line/detail_line:
-    this is the last check at the output boundary, one C-level scan)."""
-    return printable(text).replace("|", "/")
-
-
 class ReportSummary(nagiosplugin.Summary):
-    """First line and -v lines, from the Report (see model.findings.summary_line)."""
+    """First line and -v lines, from the Report (output.nagios renders them)."""
 
     def __init__(self, resource: ReportResource, noun: str):
         self._resource = resource
@@ -92,9 +79,7 @@ class ReportSummary(nagiosplugin.Summary):
         return plugin_text(summary_line(self._resource.report, self._noun))
 
     def verbose(self, results):
-        return [
-            plugin_text(f"{f.state.name}: {detail_line(f)}") for f in self._resource.report.findings
-        ]
+        return verbose_lines(self._resource.report)
 
 
 def build_check(name: str, noun: str, build: Callable[[], Report]) -> nagiosplugin.Check:
