@@ -1,4 +1,4 @@
-"""A Grafana dashboard made from the metric table of kvmcluster.openmetrics (issue 22).
+"""A Grafana dashboard made from the metric table of kvmcluster.output.openmetrics (issue 22).
 
 `python -m kvmcluster.dashboard > prometheus/grafana-dashboard.json` writes the committed file;
 a test checks the two are equal, so a metric added to the table reaches the dashboard. Pure: the
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 
-from kvmcluster.openmetrics import METRICS, Metric
+from kvmcluster.output.openmetrics import METRICS, Metric
 
 AREA_TITLES = (
     ("drbd", "DRBD"),

@@ -11,7 +11,7 @@ import os
 import secrets
 
 from kvmcluster.errors import KvmclusterError
-from kvmcluster.openmetrics import TEXTFILE_NAME
+from kvmcluster.output.openmetrics import TEXTFILE_NAME
 
 
 class TextfileError(KvmclusterError):
@@ -68,7 +68,7 @@ def emit_metrics(areas: list[dict], node: str, timestamp: float, textfile: str |
     text format node_exporter reads) into DIR."""
     import sys
 
-    from kvmcluster.openmetrics import render
+    from kvmcluster.output.openmetrics import render
 
     if textfile:
         write_textfile(textfile, render(areas, node, "prometheus", timestamp))

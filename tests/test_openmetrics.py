@@ -15,8 +15,9 @@ from types import SimpleNamespace
 import pytest
 
 from kvmcluster import capture as c
-from kvmcluster import dashboard, openmetrics, status
+from kvmcluster import dashboard, status
 from kvmcluster.model.findings import Finding, Perf, Report, State, printable
+from kvmcluster.output import openmetrics
 from kvmcluster.runtime.command import Deadline
 from tests.plugin_runner import FIXTURES, REPO, plugin_command
 

@@ -307,6 +307,14 @@ METRICS: tuple[Metric, ...] = (
         "vm_alloc",
         "vms_unmanaged",
     ),
+    Metric(
+        "kvmcluster_vms_local_file_disks",
+        "gauge",
+        "Running VMs with a disk on a local file (they cannot fail over).",
+        "",
+        "vm_alloc",
+        "vms_local_file_disks",
+    ),
     # lvm (check_cluster_lvm), per VG
     Metric(
         "kvmcluster_lvm_vg_size_bytes",
