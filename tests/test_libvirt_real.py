@@ -135,7 +135,7 @@ def test_paused_vm_is_a_warning(nodes, gateway):
     assert run.first_line.startswith(f"VM_ALLOC WARNING - {VM200} paused on node05")
 
 
-def test_vm_paused_by_an_io_error_is_a_warning(nodes, gateway, dead_disk):
+def test_vm_paused_by_an_io_error_is_critical_naming_the_disk(nodes, gateway, dead_disk):
     """Its disk fails under it (an NBD server answering EIO): qemu pauses it for real."""
     from kvmcluster.sources.libvirt import read_hypervisors
 
@@ -143,12 +143,15 @@ def test_vm_paused_by_an_io_error_is_a_warning(nodes, gateway, dead_disk):
     node05.io_error_paused(VM200, dead_disk)
     node06.running(VM199)
     run = vm_alloc(nodes, gateway)
-    assert run.returncode == WARNING, run.stdout
-    assert run.first_line.startswith(f"VM_ALLOC WARNING - {VM200} paused on node05")
+    assert run.returncode == CRITICAL, run.stdout
+    assert run.first_line.startswith(
+        f"VM_ALLOC CRITICAL - {VM200} paused on node05 by an I/O error on disk vda (nbd:dead"
+    ), run.stdout
     (view,) = read_hypervisors([("node05", node05.uri)])
     (domain,) = view.domains
     assert (domain.state, domain.reason) == ("paused", "ioerror")
     assert [(d.source, d.type) for d in domain.disks] == [("nbd:dead", "network")]
+    assert domain.disk_errors == {"vda": "I/O error"}
 
 
 def test_crashed_vm_is_critical(nodes, gateway):

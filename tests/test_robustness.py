@@ -21,11 +21,13 @@ from kvmcluster.parsers import (
     clustat,
     cluster_conf,
     cman,
+    cman_groups,
     corosync_conf,
     crm_mon,
     drbd_events,
     drbd_json,
     drbd_proc,
+    drbd_status,
     hosts,
     lvm,
     ps,
@@ -55,6 +57,14 @@ PARSERS = {
     "lvm-conf_": lvm.parse_lvm_config,
     "cluster-conf_": cluster_conf.parse_cluster_conf,
     "etc-hosts_": hosts.parse_hosts,
+    "cman-tool-status-nodes_": cman.parse_cman_status,
+    "fence-tool-ls_": cman_groups.parse_groups,
+    "fence-tool-ls-n_": cman_groups.parse_groups,
+    "dlm-tool-ls_": cman_groups.parse_groups,
+    "group-tool-ls_": cman_groups.parse_groups,
+    "group-tool-ls-g1_": cman_groups.parse_groups,
+    "drbdadm-status_": drbd_status.parse_status_text,
+    "drbdsetup-status-verbose-statistics_": drbd_status.parse_status_text,
 }
 CASES = sorted(
     (prefix, path.name)

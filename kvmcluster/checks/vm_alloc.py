@@ -18,11 +18,14 @@ domains, or the location constraints of the Pacemaker CIB), where the cluster ru
 
 states: CRITICAL a VM active on two hypervisors at once; not running although it should;
                  outside its restricted domain; the cluster and libvirt disagree; crashed;
+                 paused by an I/O error (the disk named);
                  the cluster's own config is wrong (not well-formed, unknown failover domain,
                  domain nodes that are not cluster nodes);
         WARNING  a VM failed over (runs on another node of its domain); disks on another
                  node's VG; a disk that is a local file; a VM no cluster resource manages;
                  paused;
+        OK       a VM the cluster places on a node whose libvirt was not read: not
+                 verified (said so);
         UNKNOWN  a libvirt URI that cannot be read (named with the error); libvirt-python
                  not installed (says what to install: python3-libvirt).
 """

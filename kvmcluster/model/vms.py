@@ -64,6 +64,7 @@ class Disk:
     target: str
     source: str  # block device path, file path, or protocol:name for network disks
     type: str  # "block", "file", "network", "volume"
+    path: str = ""  # a storage-pool volume (pool/volume): its device, as libvirt resolves it
 
 
 @record
@@ -73,6 +74,7 @@ class HypervisorDomain:
     state: str  # running, blocked, paused, shutdown, shutoff, crashed, pmsuspended, nostate
     disks: list[Disk] = factory(list)  # of active domains only: the disks a VM runs on
     reason: str = ""  # why paused/shut off/crashed, as libvirt says (ioerror, panicked ...)
+    disk_errors: dict[str, str] = factory(dict)  # target -> "I/O error", "no space" (libvirt)
 
     @property
     def active(self) -> bool:

@@ -77,9 +77,10 @@ def _check_disks(verdict: Verdict, domain: HypervisorDomain, expected_node: str 
                 f"disk {disk.target} is a local file {disk.source} (cannot fail over)",
             )
             continue
-        if disk.type != "block":
-            continue
-        vg = vg_of(disk.source)
+        device = disk.source if disk.type == "block" else disk.path
+        if disk.type not in ("block", "volume") or not device:
+            continue  # network disks, and volumes libvirt did not resolve
+        vg = vg_of(device)
         owner = _vg_owner(vg, vgs) if vg else None
         if owner is None or expected_vg is None or same_node(owner, expected_node):
             continue
@@ -108,6 +109,7 @@ def _evaluate_vm(
     views: list[HypervisorView],
     policy: AllocPolicy,
     index: _Index,
+    all_read: bool = True,
 ) -> tuple[Finding, dict[str, bool]]:
     verdict = Verdict()
     service, cluster_nodes = _cluster_placement(vm, services, index.services)
@@ -117,9 +119,14 @@ def _evaluate_vm(
     instances = index.domains.get(vm.name, [])
     active = [d for d in instances if d.active]
     running_on = [d.node for d in active]
+    crashed_on = [d.node for d in instances if d.state == "crashed"]
     for domain in instances:
         if domain.state == "crashed":
-            verdict.add(State.CRITICAL, f"crashed on {short(domain.node)}")
+            verdict.add(State.CRITICAL, f"crashed on {short(domain.node)}", "vm-crashed")
+    # A node whose libvirt was not read (no --libvirt for it, or unreachable) proves nothing:
+    # what the cluster places there is not verified.
+    read_nodes = [v.node for v in seen]
+    unverified = [c for c in cluster_nodes if not any(same_node(c, r) for r in read_nodes)]
     if len(active) > 1:
         keep = [n for n in running_on if any(same_node(n, c) for c in cluster_nodes)]
         extra = [n for n in running_on if n not in keep] if keep else running_on[1:]
@@ -131,8 +138,9 @@ def _evaluate_vm(
             advice,
         )
     if services is not None and services.running and (seen or not views):
-        cluster_seen = [c for c in cluster_nodes if not any(same_node(c, u) for u in unreachable)]
-        missing = [c for c in cluster_seen if not any(same_node(c, r) for r in running_on)]
+        cluster_seen = [c for c in cluster_nodes if c not in unverified]
+        present = running_on + crashed_on  # a crashed domain is there: "crashed on", above
+        missing = [c for c in cluster_seen if not any(same_node(c, r) for r in present)]
         strays = [r for r in running_on if not any(same_node(r, c) for c in cluster_nodes)]
         if (missing or strays) and views:
             verdict.add(
@@ -148,7 +156,10 @@ def _evaluate_vm(
                 f"reported only on UNCLEAN {_names(cluster_nodes)}: its state is unknown "
                 "until fencing succeeds",
             )
-    if not active and not cluster_nodes and not disabled and not unreachable:
+    cluster_known = services is not None and services.running
+    nowhere = not active and not cluster_nodes and not crashed_on and not disabled
+    not_running = nowhere and not unreachable and (cluster_known or all_read)
+    if not_running:
         verdict.add(State.CRITICAL, "not running anywhere although it should (autostart)")
     if vm.restricted and vm.preferred:
         outside = [r for r in running_on if not any(same_node(r, p) for p in vm.preferred)]
@@ -168,7 +179,13 @@ def _evaluate_vm(
         )
         misplaced = True
     for domain in active:
-        if domain.state == "paused":
+        if domain.state == "paused" and domain.reason == "ioerror":
+            verdict.add(
+                State.CRITICAL,
+                f"paused on {short(domain.node)} by an I/O error on {_failed_disks(domain)}",
+                "vm-io-error",
+            )
+        elif domain.state == "paused":
             verdict.add(State.WARNING, f"paused on {short(domain.node)}")
     if len(active) == 1:
         # The VG belongs to the VM's first node whether that node is up or not: failing
@@ -178,21 +195,45 @@ def _evaluate_vm(
         _check_disks(verdict, active[0], owner, policy.vgs)
         misplaced = misplaced or len(verdict.problems) > before
     state_text = "disabled" if disabled else (service.state if service else "")
-    detail = f"{vm.resource or vm.name}: libvirt {_names(running_on)}"
+    libvirt_says = _names(running_on)
+    if crashed_on:
+        libvirt_says = f"crashed on {_names(crashed_on)}" if not running_on else libvirt_says
+    detail = f"{vm.resource or vm.name}: libvirt {libvirt_says}"
     if services is not None and services.running:
         detail += f", cluster {_names(cluster_nodes)}"
         if state_text:
             detail += f" ({state_text})"
     if home:
         detail += f", home {short(home)}"
-    if unreachable:
+    if unverified:
+        detail += f", not verified on {_names(unverified)} (its libvirt was not read)"
+    elif unreachable:
         detail += f", not seen on {_names(unreachable)}"
     facts = {
-        "running": bool(active or cluster_nodes),
+        # running VMs only: an instance running (not paused, crashed or off), or the cluster's
+        # word for a node whose libvirt was not read
+        "running": any(d.state in ("running", "blocked") for d in active)
+        or bool(unverified and not active),
         "misplaced": misplaced,
-        "not_running": not active and not cluster_nodes and not disabled and not unreachable,
+        "not_running": not_running,
+        "unverified": bool(unverified),
+        "unverified_on": [short(n) for n in unverified],
+        "local_file": any(d.type == "file" for i in active for d in i.disks),
     }
     return verdict.finding(vm.name, detail), facts
+
+
+def _failed_disks(domain: HypervisorDomain) -> str:
+    """The disks libvirt names as failed (virDomainGetDiskErrors), else every disk."""
+    sources = {d.target: d.source for d in domain.disks}
+    if domain.disk_errors:
+        return ", ".join(
+            f"disk {t} ({sources[t]}: {e})" if t in sources else f"disk {t} ({e})"
+            for t, e in sorted(domain.disk_errors.items())
+        )
+    if not domain.disks:
+        return "its disk"
+    return ", ".join(f"disk {d.target} ({d.source})" for d in domain.disks)
 
 
 def broken_config(reason: str) -> Report:
@@ -222,10 +263,14 @@ def evaluate(
     if cluster is not None and cluster.running and cluster.nodes:
         online = [n.name for n in cluster.nodes if n.member]
     vms = [v for v in config.vms if not policy.include or v.name in policy.include]
-    counts = {"running": 0, "misplaced": 0, "not_running": 0}
+    counts = {"running": 0, "misplaced": 0, "not_running": 0, "unverified": 0, "local_file": 0}
     index = _Index(services, views)
+    read = [v.node for v in views if not v.error]
+    unverified_on: set[str] = set()
+    all_read = bool(config.nodes) and all(any(same_node(n, r) for r in read) for n in config.nodes)
     for vm in vms:
-        finding, facts = _evaluate_vm(vm, services, online, views, policy, index)
+        finding, facts = _evaluate_vm(vm, services, online, views, policy, index, all_read)
+        unverified_on.update(facts.pop("unverified_on"))
         report.findings.append(finding)
         for key in counts:
             counts[key] += int(facts[key])
@@ -265,9 +310,13 @@ def evaluate(
         Perf("vms_misplaced", counts["misplaced"], "", "0", "", 0, len(vms)),
         Perf("vms_not_running", counts["not_running"], "", "", "0", 0, len(vms)),
         Perf("vms_unmanaged", unmanaged, "", "0", "", 0),
+        Perf("vms_local_file_disks", counts["local_file"], "", "0", "", 0, len(vms)),
     ]
     report.noun = "VMs"
     report.ok_summary = (
         f"{len(vms)} VMs on their preferred nodes and volume groups, {counts['running']} running"
     )
+    if counts["unverified"]:
+        where = _names(sorted(unverified_on))
+        report.ok_summary += f" ({counts['unverified']} not verified: libvirt of {where} not read)"
     return report

@@ -63,6 +63,38 @@ _REASONS = {
 }
 
 
+# virDomainDiskErrorCode
+_DISK_ERRORS = {1: "I/O error", 2: "no space left"}
+
+
+def _details(libvirt, connection, domain, record: HypervisorDomain, pools: dict) -> None:
+    """What the rules need beyond the XML, asked only where it applies (nothing for the usual
+    running VM on block devices): the disks that failed under a VM paused by an I/O error
+    (virDomainGetDiskErrors), and the device of each storage-pool volume it runs on."""
+    if record.state == "paused" and record.reason == "ioerror":
+        try:
+            errors = domain.diskErrors()
+        except libvirt.libvirtError:
+            errors = {}
+        record.disk_errors = {str(t): _DISK_ERRORS.get(c, "error") for t, c in errors.items() if c}
+    for disk in record.disks:
+        if disk.type == "volume" and "/" in disk.source:
+            disk.path = _volume_path(libvirt, connection, disk.source, pools)
+
+
+def _volume_path(libvirt, connection, source: str, pools: dict) -> str:
+    """pool/volume -> the volume's path (/dev/VG/LV for a logical pool); "" when libvirt
+    cannot say (the pool inactive or gone): the disk is then not checked against a VG."""
+    pool_name, _, volume = source.partition("/")
+    try:
+        pool = pools.get(pool_name)
+        if pool is None:
+            pool = pools[pool_name] = connection.storagePoolLookupByName(pool_name)
+        return pool.storageVolLookupByName(volume).path()
+    except libvirt.libvirtError:
+        return ""
+
+
 def _domain(node: str, name: str, state_code: int, reason_code: int) -> HypervisorDomain:
     state = _STATES.get(state_code, "nostate")
     reason = _REASONS.get(state, {}).get(reason_code, "")
@@ -122,8 +154,10 @@ def _read_bulk(libvirt, connection, view: HypervisorView) -> bool:
         found.append(record)
         if record.active:  # only a running VM's disks are checked
             active.append((domain, record))
-    for (_, record), xml in zip(active, _xml_of_all([domain for domain, _ in active])):
+    pools: dict = {}
+    for (domain, record), xml in zip(active, _xml_of_all([domain for domain, _ in active])):
         record.disks = domain_disks(xml)
+        _details(libvirt, connection, domain, record, pools)
     view.domains.extend(found)
     return True
 
@@ -132,11 +166,13 @@ def _read_each(libvirt, connection, view: HypervisorView) -> None:
     """One state() and, for an active domain, one XMLDesc() per domain."""
     from kvmcluster.parsers.libvirt_xml import domain_disks
 
+    pools: dict = {}
     for domain in connection.listAllDomains():
         state, reason = domain.state()
         found = _domain(view.node, domain.name(), state, reason)
         if found.active:
             found.disks = domain_disks(domain.XMLDesc(0))
+            _details(libvirt, connection, domain, found, pools)
         view.domains.append(found)
 
 
