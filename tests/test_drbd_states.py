@@ -343,3 +343,97 @@ def test_a_status_file_that_is_no_drbdadm_status_is_unknown_naming_it(tmp_path):
     run = run_plugin("check_drbd", "--status-file", str(bad))
     assert run.returncode == 3
     assert run.first_line.startswith(f"DRBD UNKNOWN - cannot parse {bad}:4: done"), run
+
+
+# --- check_drbd --libvirt: a resource in trouble names the VMs it carries -------------------
+
+PVS = fixture(
+    "pvs_rhel6-clustered-on-drbd.txt"
+)  # drbd0 volimages, drbd1 volnode05, drbd2 volnode06
+
+
+def vms_here(tmp_path, count: int = 14) -> str:
+    """This node's libvirt (the real test driver): `count` VMs on volnode06, one on
+    volimages, one shut off on volnode05."""
+    from tests.libvirt_nodes import domain, hypervisor
+
+    domains = [
+        domain(f"vm{i:02d}", i, disks=[("block", f"/dev/volnode06/vm{i:02d}-disk0")])
+        for i in range(1, count + 1)
+    ]
+    domains.append(domain("img01", 50, disks=[("block", "/dev/mapper/volimages-img01")]))
+    domains.append(domain("off01", 51, "shutoff", disks=[("block", "/dev/volnode05/off01")]))
+    return hypervisor(tmp_path, "node06", *domains)
+
+
+def drbd_with_vms(tmp_path, proc: str, uri: str, *extra: str):
+    return run_plugin(
+        "check_drbd", "--proc-file", proc, "--libvirt", uri, "--pvs-file", PVS, *extra
+    )
+
+
+def standalone_drbd2(tmp_path) -> str:
+    text = (FIXTURES / "proc-drbd_84-dual-primary-ok.txt").read_text()
+    old = " 2: cs:Connected ro:Primary/Primary ds:UpToDate/UpToDate C r-----"
+    assert old in text
+    path = tmp_path / "proc-drbd"
+    path.write_text(
+        text.replace(old, " 2: cs:StandAlone ro:Primary/Unknown ds:UpToDate/DUnknown   r-----")
+    )
+    return str(path)
+
+
+class TestVmsOnDrbd:
+    def test_a_standalone_resource_counts_the_vms_on_its_vg(self, tmp_path):
+        run = drbd_with_vms(tmp_path, standalone_drbd2(tmp_path), vms_here(tmp_path), "-v")
+        assert (run.returncode, run.first_line) == (
+            2,
+            "DRBD CRITICAL - drbd2 StandAlone (possible split brain), 14 VMs on volnode06 "
+            "affected, 1 of 3 resources degraded",
+        ), run
+        assert any("VMs on it here: vm01, vm02" in line for line in run.lines), run
+
+    def test_a_few_vms_are_named(self, tmp_path):
+        run = drbd_with_vms(tmp_path, standalone_drbd2(tmp_path), vms_here(tmp_path, 2))
+        assert "2 VMs on volnode06 (vm01, vm02) affected" in run.first_line, run
+
+    def test_secondary_under_running_vms_is_critical_with_the_command(self, tmp_path):
+        run = drbd_with_vms(
+            tmp_path, fixture("proc-drbd_84-primary-secondary.txt"), vms_here(tmp_path)
+        )
+        assert (run.returncode, run.first_line) == (
+            2,
+            "DRBD CRITICAL - drbd0 Secondary under 1 VM on volimages (img01) running here "
+            "(their disks need it Primary: drbdadm primary drbd0)",
+        ), run
+        alone = run_plugin(
+            "check_drbd", "--proc-file", fixture("proc-drbd_84-primary-secondary.txt")
+        )
+        assert alone.returncode == 0  # --role any: Secondary is fine without VMs on it
+
+    def test_suspended_io_under_vms_says_they_hang(self, tmp_path):
+        run = drbd_with_vms(tmp_path, fixture("proc-drbd_84-suspended-io.txt"), vms_here(tmp_path))
+        assert run.returncode == 2
+        assert run.first_line.startswith(
+            "DRBD CRITICAL - drbd0 I/O suspended under 1 VM on volimages (img01): they hang, "
+            "WFConnection (peer not connected)"
+        ), run
+
+    def test_diskless_under_vms(self, tmp_path):
+        run = drbd_with_vms(tmp_path, fixture("proc-drbd_84-diskless.txt"), vms_here(tmp_path))
+        assert run.returncode == 2
+        assert "Diskless under 1 VM on volimages (img01): their I/O goes to the peer" in (
+            run.first_line
+        ), run
+
+    def test_healthy_resources_with_vms_read_as_without(self, tmp_path):
+        proc = fixture("proc-drbd_84-dual-primary-ok.txt")
+        run = drbd_with_vms(tmp_path, proc, vms_here(tmp_path))
+        alone = run_plugin("check_drbd", "--proc-file", proc)
+        assert (run.returncode, run.stdout) == (alone.returncode, alone.stdout)
+
+    def test_an_unreadable_libvirt_names_no_vm_and_changes_nothing_else(self, tmp_path):
+        proc = standalone_drbd2(tmp_path)
+        run = drbd_with_vms(tmp_path, proc, "test:///nonexistent/node06.xml")
+        alone = run_plugin("check_drbd", "--proc-file", proc)
+        assert (run.returncode, run.first_line) == (alone.returncode, alone.first_line)

@@ -20,6 +20,8 @@ Captured output can be given instead (PATH or - for standard input), also the te
 states: CRITICAL not connected (StandAlone: possible split brain), disk Diskless/Failed/
         Outdated/DUnknown or Inconsistent without resync, quorum lost, I/O suspended,
         role not as expected, resource configured but not up, module not loaded;
+        with --libvirt: not Primary, Diskless or suspended under VMs running here (a
+        resource in trouble names the VMs on its VG);
         WARNING resync/verify running, out-of-sync data (--oos-warning);
         UNKNOWN unreadable input or no resource at all.
 """
@@ -77,6 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="out-of-sync bytes outside this Nagios range are critical (default none)",
     )
     parser.add_argument(
+        "--libvirt",
+        metavar="URI",
+        help="the VMs running here (e.g. qemu:///system): a resource in trouble names the VMs "
+        "on its VGs; not Primary, Diskless or suspended under them is CRITICAL",
+    )
+    parser.add_argument(
+        "--pvs-file",
+        metavar="PATH",
+        help="captured `pvs` (which VG is on which DRBD device), with --libvirt (default: run pvs)",
+    )
+    parser.add_argument(
         "--drbd-conf",
         metavar="PATH",
         help="drbd.conf for resource names of minors and 'configured but not up' "
@@ -104,6 +117,8 @@ def build_report(
     sudo: bool = False,
     policy=None,
     status_file: str | None = None,
+    libvirt: str | None = None,
+    pvs_file: str | None = None,
 ):
     """Source -> parser -> rules: the Report check_drbd prints (also used by status)."""
     from kvmcluster.rules.drbd import DrbdPolicy, evaluate
@@ -112,7 +127,18 @@ def build_report(
     live = not (proc_file or json_file or events_file or status_file)
     status = load_drbd_status(node, proc_file, json_file, events_file, sudo, status_file)
     configured = load_configured_resources(node, drbd_conf, live)
-    return evaluate(status, policy or DrbdPolicy(), configured)
+    report = evaluate(status, policy or DrbdPolicy(), configured)
+    if not libvirt:
+        return report
+    from kvmcluster.rules.drbd import name_minors
+    from kvmcluster.rules.drbd_vms import name_affected_vms, vms_by_resource
+    from kvmcluster.sources.libvirt import read_hypervisors
+    from kvmcluster.sources.lvm import load_pvs
+
+    named = name_minors(status, configured)
+    views = read_hypervisors([(node.name, libvirt)], node.deadline)
+    usage = vms_by_resource(named, load_pvs(node, pvs_file, sudo), views)
+    return name_affected_vms(report, named, usage)
 
 
 def _run(argv: list[str] | None) -> None:
@@ -137,6 +163,8 @@ def _run(argv: list[str] | None) -> None:
             json_file=args.json_file,
             events_file=args.events_file,
             status_file=args.status_file,
+            libvirt=args.libvirt,
+            pvs_file=args.pvs_file,
             drbd_conf=args.drbd_conf,
             sudo=args.sudo,
             policy=policy,

@@ -36,6 +36,11 @@ def load_lvm_report(node, vgs_file, pvs_file, lvs_file, sudo: bool) -> LvmReport
     return report
 
 
+def load_pvs(node, pvs_file: str | None, sudo: bool) -> list:
+    """The PVs alone (check_drbd --libvirt: which VG is on which DRBD device)."""
+    return _captured_or_live(node, pvs_file, "--pvs-file", PVS_ARGV, parse_pvs, sudo)
+
+
 def load_lvm_config(node, path: str | None, live: bool, sudo: bool) -> LvmConfig | None:
     if path:
         return parse_lvm_config(read_text(path, "--lvm-conf-file"), input_label(path))
