@@ -31,6 +31,8 @@ COMMANDS = [
     (c.CIB, cluster.CIB_ARGV),
     (c.QUORUMTOOL, cluster.QUORUMTOOL_ARGV),
     (c.CFGTOOL, cluster.CFGTOOL_ARGV),
+    (c.FENCE_TOOL, cluster.FENCE_TOOL_ARGV),
+    (c.DLM_TOOL, cluster.DLM_TOOL_ARGV),
     (c.PS, PS_ARGV),
     (c.VGS, lvm.VGS_ARGV),
     (c.PVS, lvm.PVS_ARGV),

@@ -66,6 +66,8 @@ def _cluster(node, cap):
             files = {
                 "cman_status_file": cap.file(c.CMAN_STATUS),
                 "cman_nodes_file": cap.file(c.CMAN_NODES),
+                "fence_file": cap.file(c.FENCE_TOOL),
+                "dlm_file": cap.file(c.DLM_TOOL),
             }
         else:
             files = {"clustat_file": cap.file(c.CLUSTAT)}

@@ -348,3 +348,34 @@ class TestServicesAutostartOff:
         assert _autostart_off(Node(None), None, live=True) is None
         assert _autostart_off(Node("<cluster"), None, live=True) is None
         assert _autostart_off(Node(conf), None, live=False) is None
+
+
+# --- kvmcluster status --from and collect: the fence domain and lockspaces are captured ----
+
+
+def test_status_from_a_capture_with_fencing_pending_says_what_blocks(tmp_path):
+    import shutil
+
+    from tests.plugin_runner import REPO
+
+    capture = tmp_path / "capture"
+    shutil.copytree(REPO / "kvmcluster" / "demo_captures" / "healthy", capture)
+    healthy = run_plugin("kvmcluster", "status", "--from", str(capture), "--no-color")
+    assert healthy.returncode == 0, healthy
+    shutil.copy(FIXTURES / "fence-tool-ls_victim-wait-fencing.txt", capture / "fence-tool-ls.txt")
+    shutil.copy(FIXTURES / "dlm-tool-ls_cman3-wait-fencing.txt", capture / "dlm-tool-ls.txt")
+    run = run_plugin("kvmcluster", "status", "--from", str(capture), "--no-color")
+    assert run.returncode == 2, run
+    (line,) = [ln for ln in run.stdout.splitlines() if ln.startswith("Quorum and membership")]
+    assert "CRITICAL" in line and "fence domain waiting for the fencing of" in line, run.stdout
+    assert BLOCKS in run.stdout
+
+
+def test_collect_and_sudoers_know_fence_tool_and_dlm_tool():
+    from kvmcluster import capture as c
+    from kvmcluster.collect import COMMANDS
+    from kvmcluster.sources.cluster import DLM_TOOL_ARGV, FENCE_TOOL_ARGV
+    from kvmcluster.sources.privileged import allowed_argvs
+
+    assert (c.FENCE_TOOL, FENCE_TOOL_ARGV) in COMMANDS and (c.DLM_TOOL, DLM_TOOL_ARGV) in COMMANDS
+    assert tuple(FENCE_TOOL_ARGV) in allowed_argvs() and tuple(DLM_TOOL_ARGV) in allowed_argvs()

@@ -12,6 +12,8 @@ from kvmcluster.sources.cluster import (
     CMAN_NODES_ARGV,
     CMAN_STATUS_ARGV,
     CRM_MON_ARGV,
+    DLM_TOOL_ARGV,
+    FENCE_TOOL_ARGV,
     QUORUMTOOL_ARGV,
 )
 from kvmcluster.sources.drbd import EVENTS2_ARGV, STATUS_JSON_ARGV
@@ -31,6 +33,8 @@ SUDO_COMMANDS: tuple[tuple[str, str, list[str]], ...] = (
     ("KVMCLUSTER_DRBD", "check_drbd on drbd-utils without --json", EVENTS2_ARGV),
     ("KVMCLUSTER_CMAN", "check_cluster (cman)", CMAN_STATUS_ARGV),
     ("KVMCLUSTER_CMAN", "check_cluster (cman)", CMAN_NODES_ARGV),
+    ("KVMCLUSTER_CMAN", "check_cluster (cman 3 fence domain)", FENCE_TOOL_ARGV),
+    ("KVMCLUSTER_CMAN", "check_cluster (DLM lockspaces)", DLM_TOOL_ARGV),
     ("KVMCLUSTER_CMAN", "check_cluster_services, check_vm_alloc (rgmanager)", CLUSTAT_ARGV),
     (
         "KVMCLUSTER_CMAN",
