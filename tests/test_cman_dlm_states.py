@@ -379,3 +379,17 @@ def test_collect_and_sudoers_know_fence_tool_and_dlm_tool():
 
     assert (c.FENCE_TOOL, FENCE_TOOL_ARGV) in COMMANDS and (c.DLM_TOOL, DLM_TOOL_ARGV) in COMMANDS
     assert tuple(FENCE_TOOL_ARGV) in allowed_argvs() and tuple(DLM_TOOL_ARGV) in allowed_argvs()
+
+
+def test_a_group_file_alone_runs_no_live_tool(tmp_path):
+    sbin = tmp_path / "sbin"
+    stub(sbin, "cman_tool", "cman-tool-status_not-running.txt")
+    env = {"PATH": "/usr/bin:/bin", "KVMCLUSTER_TOOL_PATH": str(sbin)}
+    victim = fixture("fence-tool-ls_victim-wait-fencing.txt")
+    run = run_plugin("check_cluster", "--fence-file", victim, env=env)
+    assert run.returncode == 2, run
+    assert run.first_line == (
+        "CLUSTER CRITICAL - fence domain waiting for the fencing of node 2: " + BLOCKS
+    ), run
+    healthy = run_plugin("check_cluster", "--fence-file", fixture("fence-tool-ls_ok.txt"), env=env)
+    assert healthy.returncode == 3 and "no quorum or node data" in healthy.first_line, healthy

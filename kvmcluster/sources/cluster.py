@@ -117,7 +117,7 @@ def load_cluster_status(
         )
         if path
     ]
-    if not parts:
+    if not parts and not groups:  # a captured file of any kind: no live tool runs
         parts = _live_cluster_status(node, require_stack(node) if stack == "auto" else stack, sudo)
     return merge_status(parts + groups)
 
