@@ -77,6 +77,7 @@ LVM_CONF = ["--lvm-conf-file", fx("lvm-conf_rhel6-clustered-filtered.conf")]
 UPTIME = ["--uptime-file", fx("proc-uptime_15-days.txt")]
 PS = ["--ps-file", fx("ps_rhcs-node-after-reboot.txt")]
 LIBVIRT = ["{libvirt}"]  # the --libvirt options of two test-driver hypervisors
+LIBVIRT_URI = ["{libvirt_uri}"]  # check_drbd --libvirt: one hypervisor's URI
 
 # (program, option that reads the mutated file, fixture name prefix, fixed arguments)
 PLUGIN_TARGETS = [
@@ -84,15 +85,21 @@ PLUGIN_TARGETS = [
     ("check_drbd", "--json-file", "drbdsetup-status-json_", []),
     ("check_drbd", "--events-file", "drbdsetup-events2_", []),
     ("check_drbd", "--drbd-conf", "etc-drbd-conf_", PROC),
+    ("check_drbd", "--status-file", "drbdadm-status_", []),
+    ("check_drbd", "--pvs-file", "pvs_", PROC + LIBVIRT_URI),
     ("check_cluster", "--cman-status-file", "cman-tool-status_", NODES),
     ("check_cluster", "--cman-nodes-file", "cman-tool-nodes_", STATUS),
     ("check_cluster", "--clustat-file", "clustat-x_", []),
     ("check_cluster", "--quorumtool-file", "corosync-quorumtool_", CRM),
     ("check_cluster", "--crm-mon-file", "crm-mon_", []),
     ("check_cluster", "--cfgtool-file", "corosync-cfgtool_", QUORUMTOOL),
+    ("check_cluster", "--fence-file", "fence-tool-ls", STATUS + NODES),
+    ("check_cluster", "--group-file", "group-tool-ls", STATUS + NODES),
+    ("check_cluster", "--dlm-file", "dlm-tool-ls_", STATUS + NODES),
     ("check_cluster_services", "--clustat-file", "clustat-x_", []),
     ("check_cluster_services", "--crm-mon-file", "crm-mon_", CIB),
     ("check_cluster_services", "--cib-file", "cib_", CRM),
+    ("check_cluster_services", "--cluster-conf", "cluster-conf_", CLUSTAT),
     ("check_cluster_daemons", "--ps-file", "ps_", UPTIME),
     ("check_cluster_daemons", "--uptime-file", "proc-uptime_", PS),
     ("check_vm_alloc", "--cluster-conf", "cluster-conf_", CLUSTAT + LIBVIRT),
@@ -378,6 +385,7 @@ class Inputs:
 
         uri05 = hypervisor(self.work, "node05", vm200())
         uri06 = hypervisor(self.work, "node06", vm199())
+        self.libvirt_uri = ["--libvirt", uri05]
         return ["--libvirt", f"{N05}={uri05}", "--libvirt", f"{N06}={uri06}"]
 
     def _generated(self) -> dict[str, Path]:
@@ -422,7 +430,8 @@ def build_case(number: int, seed: int, inputs: Inputs, work: Path) -> Case:
         path = case_dir / original.name
         args = []
         for arg in fixed:
-            args.extend(inputs.libvirt if arg == "{libvirt}" else [arg])
+            placeholders = {"{libvirt}": inputs.libvirt, "{libvirt_uri}": inputs.libvirt_uri}
+            args.extend(placeholders.get(arg, [arg]))
         verbose = rng.random() < 0.3
         argv = [option, str(path), *args, "-t", str(TIMEOUT), *(["-v"] if verbose else [])]
         return Case(
