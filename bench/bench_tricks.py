@@ -9,7 +9,7 @@ measured gain of at least 3 ms where it is meant to help.
 - os._exit at the end of a plugin (runtime/cli.exit_now): check_drbd's main() against
   main(argv), which ends by SystemExit and the interpreter's teardown, 10 and 1,000 resources;
 - check_drbd's fast path for plainly healthy resources (rules/drbd._plainly_healthy) and the
-  PerfRow templates (model/findings.PerfColumns), in-process on 1,000 resources: rules and
+  PerfRow templates (output/perfdata, per PerfColumns), in-process on 1,000 resources: rules and
   output with and without each (the same perfdata text either way, asserted).
 
 Whole processes run in turn, A B A B ..., and the gain is the median of the paired differences.
@@ -57,6 +57,7 @@ def paired(a: list[str], b: list[str], runs: int) -> tuple[float, float, float]:
 
 def in_process(text: str, runs: int) -> dict[str, float]:
     from kvmcluster.output.nagios import summary_line
+    from kvmcluster.output.perfdata import perfdata_text, value_text
     from kvmcluster.parsers.drbd_proc import parse_proc_drbd
     from kvmcluster.rules import drbd as rules
 
@@ -71,8 +72,8 @@ def in_process(text: str, runs: int) -> dict[str, float]:
             rules._plainly_healthy = saved
         summary_line(report, "resources")
         if rows:
-            return report.perf_text()
-        return " ".join(p.text() for p in report.perf_values())
+            return perfdata_text(report.perfdata)
+        return " ".join(value_text(p) for p in report.perf_values())
 
     assert once() == once(fast=False) == once(rows=False), "the same perfdata either way"
 

@@ -6,6 +6,7 @@ import pytest
 
 from kvmcluster.model.drbd import ConfiguredResource, DrbdStatus
 from kvmcluster.model.findings import PerfRow, State
+from kvmcluster.output.perfdata import perfdata_text
 from kvmcluster.parsers.drbd_events import parse_events2
 from kvmcluster.parsers.drbd_json import parse_status_json
 from kvmcluster.parsers.drbd_proc import parse_proc_drbd
@@ -158,7 +159,7 @@ def test_quick_path_for_healthy_resources_agrees_with_the_full_rules(name, statu
                 quick = drbd_rules._healthy_perfdata(
                     resource, "0", "", drbd_rules._perf_columns("0", "")
                 )
-                assert " ".join(p.text() for p in quick) == " ".join(p.text() for p in slow_perf)
+                assert perfdata_text(quick) == perfdata_text(slow_perf)
             report = evaluate(DrbdStatus(source=name, resources=[resource]), policy)
             assert report.findings[0].state == full.state
             assert report.findings[0].problems == full.problems
@@ -174,6 +175,6 @@ def test_healthy_fixtures_take_the_quick_path():
 def test_perf_row_quotes_labels_that_need_it():
     status = proc("proc-drbd_84-dual-primary-ok.txt")
     named = [ConfiguredResource("vm.disk-1", [0]), ConfiguredResource("r1", [1])]
-    text = evaluate(status, DrbdPolicy(), named).perf_text()
+    text = perfdata_text(evaluate(status, DrbdPolicy(), named).perfdata)
     assert text.startswith("'vm.disk-1_oos'=0B;0;;0 'vm.disk-1_sync'=100%;;;0;100 ")
     assert " r1_oos=0B;0;;0 r1_sync=100%;;;0;100 r1_net_sent=" in text

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from kvmcluster.model.findings import Perf, PerfColumns, PerfRow, printable, quote_label
+from kvmcluster.model.findings import Perf, PerfColumns, PerfRow, printable
+from kvmcluster.output.perfdata import quote_label, row_text, value_text
 from tests.libvirt_nodes import VM200, domain, hypervisor
 from tests.plugin_runner import FIXTURES, REPO, fixture, plugin_command, run_plugin
 
@@ -260,10 +261,10 @@ def test_printable_escapes_controls_and_keeps_other_text_as_it_is():
 
 
 def test_perfdata_labels_stay_the_same_for_normal_names_and_are_escaped_otherwise():
-    assert Perf("drbd0_oos", 0, "B", "0", "", 0).text() == "drbd0_oos=0B;0;;0"
+    assert value_text(Perf("oos", 0, "B", "0", "", 0, None, "drbd0")) == "drbd0_oos=0B;0;;0"
     assert quote_label("vol node05_size") == "'vol node05_size'"
     assert quote_label("a\nb'c|d_size") == r"'a\nb''c/d_size'"
-    columns = PerfColumns(("_oos", "B", "0", "", 0, None))
-    assert PerfRow("drbd0", (5,), columns).text() == "drbd0_oos=5B;0;;0"
-    assert PerfRow("r 0", (5,), columns).text() == "'r 0_oos'=5B;0;;0"
-    assert PerfRow("r\x1b0", (5,), columns).text() == r"'r\x1b0_oos'=5B;0;;0"
+    columns = PerfColumns(("oos", "B", "0", "", 0, None))
+    assert row_text(PerfRow("drbd0", (5,), columns)) == "drbd0_oos=5B;0;;0"
+    assert row_text(PerfRow("r 0", (5,), columns)) == "'r 0_oos'=5B;0;;0"
+    assert row_text(PerfRow("r\x1b0", (5,), columns)) == r"'r\x1b0_oos'=5B;0;;0"

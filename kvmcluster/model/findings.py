@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Iterator
 from enum import IntEnum
 
@@ -69,96 +68,80 @@ class Finding:
 
 
 class Perf:
-    """One perfdata value; `label` must stay the same across runs. A plain slotted class:
-    big clusters create thousands of these every minute."""
+    """One perfdata value as data: the item it is about ("" for the whole check), the metric,
+    the value, its unit, the warning and critical thresholds (range strings) and min/max.
+    Renderers (output.perfdata for Nagios, output.openmetrics) write it; `label` is the name
+    the value is known by, the same across runs. A plain slotted class: big clusters create
+    thousands of these every minute."""
 
-    __slots__ = ("label", "value", "uom", "warn", "crit", "min", "max")
+    __slots__ = ("item", "metric", "value", "unit", "warn", "crit", "min", "max")
 
     def __init__(
         self,
-        label: str,
+        metric: str,
         value: float,
-        uom: str = "",
+        unit: str = "",
         warn: str = "",
         crit: str = "",
         min: float | None = None,  # noqa: A002 - the perfdata field's own name
         max: float | None = None,  # noqa: A002
+        item: str = "",
     ):
-        self.label = label
+        self.item = item
+        self.metric = metric
         self.value = value
-        self.uom = uom
+        self.unit = unit
         self.warn = warn
         self.crit = crit
         self.min = min
         self.max = max
 
-    def __repr__(self) -> str:
-        return f"Perf({self.label}={self.value}{self.uom})"
+    @property
+    def label(self) -> str:
+        """`<item>_<metric>` (`drbd1_oos`, `vg0_free`), or the metric alone for the check."""
+        return f"{self.item}_{self.metric}" if self.item else self.metric
 
-    def text(self) -> str:
-        """`label=value[uom][;warn[;crit[;min[;max]]]]`, the label quoted when not plain."""
-        return f"{quote_label(self.label)}={_number(self.value)}{self.uom}{_tail(self)}"
+    @property
+    def uom(self) -> str:
+        """The unit under its Monitoring Plugins name."""
+        return self.unit
+
+    def __repr__(self) -> str:
+        return f"Perf({self.label}={self.value}{self.unit})"
 
 
 class PerfColumns:
-    """The perfdata one kind of item reports, as columns: label suffix, unit, thresholds.
+    """The metrics one kind of item reports, as columns: (metric, unit, warn, crit, min, max).
 
     Many alike items (1,000 DRBD resources) each report the same columns; a PerfRow holds one
-    item's values and is written in one step from a template made once per PerfColumns.
+    item's values. `rendered` belongs to the renderer (output.perfdata keeps the text template
+    it makes once per PerfColumns there); the model never reads it.
     """
 
+    __slots__ = ("columns", "rendered")
+
     def __init__(self, *columns: tuple[str, str, str, str, float | None, float | None]):
-        self.columns = columns  # (suffix, uom, warn, crit, min, max)
-        plain, quoted = [], []
-        for i, (suffix, uom, warn, crit, low, high) in enumerate(columns, 1):
-            tail = _tail(Perf("", 0, uom, warn, crit, low, high))
-            suffix, rest = _braces(suffix), _braces(f"{uom}{tail}")
-            plain.append(f"{{0}}{suffix}={{{i}}}{rest}")
-            quoted.append(f"'{{0}}{suffix}'={{{i}}}{rest}")
-        self.template, self.quoted_template = " ".join(plain), " ".join(quoted)
-
-
-def _braces(text: str) -> str:
-    """Literal text inside a str.format template."""
-    return text.replace("{", "{{").replace("}", "}}")
+        self.columns = columns
+        self.rendered: object = None
 
 
 class PerfRow:
-    """One item's values for `columns`, labelled `<prefix><suffix>`. Values are ints
-    (a float would be written with Python's repr); use Perf for anything else."""
+    """One item's values for `columns` (values are ints: a float would be written with
+    Python's repr; use Perf for anything else). Iterating gives the single Perfs."""
 
-    __slots__ = ("prefix", "values", "columns")
+    __slots__ = ("item", "values", "columns")
 
-    def __init__(self, prefix: str, values: tuple[int, ...], columns: PerfColumns):
-        self.prefix = prefix
+    def __init__(self, item: str, values: tuple[int, ...], columns: PerfColumns):
+        self.item = item
         self.values = values
         self.columns = columns
 
     def __iter__(self) -> Iterator[Perf]:
-        for (suffix, uom, warn, crit, low, high), value in zip(
+        item = self.item
+        for (metric, unit, warn, crit, low, high), value in zip(
             self.columns.columns, self.values, strict=True
         ):
-            yield Perf(self.prefix + suffix, value, uom, warn, crit, low, high)
-
-    def text(self) -> str:
-        columns = self.columns
-        if _PLAIN_LABEL.match(self.prefix):
-            return columns.template.format(self.prefix, *self.values)
-        return columns.quoted_template.format(_quoted_text(self.prefix), *self.values)
-
-
-_PLAIN_LABEL = re.compile(r"^\w+$")
-_TAILS: dict[tuple, str] = {}
-
-
-def quote_label(label: str) -> str:
-    """A plain label as it is; any other quoted, Monitoring Plugins style: control characters
-    escaped (see printable), a quote doubled, '|' (the start of perfdata) as '/'."""
-    return label if _PLAIN_LABEL.match(label) else f"'{_quoted_text(label)}'"
-
-
-def _quoted_text(label: str) -> str:
-    return printable(label).replace("'", "''").replace("|", "/")
+            yield Perf(metric, value, unit, warn, crit, low, high, item)
 
 
 _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -188,30 +171,6 @@ def _escape(ch: str) -> str:
     return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
-def _tail(perf: Perf) -> str:
-    """`;warn;crit;min;max` without empty fields at the end; the same few repeat thousands of
-    times, so they are made once."""
-    key = (perf.warn, perf.crit, perf.min, perf.max)
-    tail = _TAILS.get(key)
-    if tail is None:
-        fields = [
-            perf.warn,
-            perf.crit,
-            "" if perf.min is None else _number(perf.min),
-            "" if perf.max is None else _number(perf.max),
-        ]
-        while fields and fields[-1] == "":
-            fields.pop()
-        tail = _TAILS[key] = "".join(f";{f}" for f in fields)
-    return tail
-
-
-def _number(value: float) -> str:
-    if type(value) is int:
-        return str(value)
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
-
-
 @record
 class Report:
     """Everything a check found: findings per item plus perfdata."""
@@ -233,10 +192,6 @@ class Report:
     def perf_values(self) -> list[Perf]:
         """Every perfdata value, rows spelled out."""
         return [single for p in self.perfdata for single in (p if isinstance(p, PerfRow) else (p,))]
-
-    def perf_text(self) -> str:
-        """The perfdata as plugins print it after '|'."""
-        return " ".join([p.text() for p in self.perfdata])
 
 
 def _severity(state: State) -> int:

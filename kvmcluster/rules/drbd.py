@@ -322,24 +322,24 @@ def _perfdata(resource: Resource, oos: int | None, warn: str, crit: str) -> list
     label = perf_label(resource.name)
     perf = []
     if oos is not None:
-        perf.append(Perf(f"{label}_oos", oos, "B", warn, crit, 0))
+        perf.append(Perf("oos", oos, "B", warn, crit, 0, None, label))
     sync = _sync_percent(resource)
     if sync is not None:
-        perf.append(Perf(f"{label}_sync", round(sync, 2), "%", "", "", 0, 100))
+        perf.append(Perf("sync", round(sync, 2), "%", "", "", 0, 100, label))
     totals = _totals(resource)
     for key, uom in _COUNTERS:
         value = totals.get(key)
         if value is not None:
-            perf.append(Perf(f"{label}_{key}", value, uom, "", "", 0))
+            perf.append(Perf(key, value, uom, "", "", 0, None, label))
     return perf
 
 
 def _perf_columns(warn: str, crit: str) -> PerfColumns:
-    """The columns of a resource's PerfRow: the same labels, units and order as its Perfs."""
+    """The columns of a resource's PerfRow: the same metrics, units and order as its Perfs."""
     return PerfColumns(
-        ("_oos", "B", warn, crit, 0, None),
-        ("_sync", "%", "", "", 0, 100),
-        *((f"_{key}", uom, "", "", 0, None) for key, uom in _COUNTERS),
+        ("oos", "B", warn, crit, 0, None),
+        ("sync", "%", "", "", 0, 100),
+        *((key, uom, "", "", 0, None) for key, uom in _COUNTERS),
     )
 
 

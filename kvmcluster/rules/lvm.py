@@ -217,9 +217,9 @@ def evaluate(
             )
         )
         result.perfdata += [
-            Perf(f"{name}_size", vg.size, "B", "", "", 0),
-            Perf(f"{name}_free", vg.free, "B", "", "", 0, vg.size),
-            Perf(f"{name}_lvs", vg.lv_count, "", "", "", 0),
+            Perf("size", vg.size, "B", "", "", 0, None, name),
+            Perf("free", vg.free, "B", "", "", 0, vg.size, name),
+            Perf("lvs", vg.lv_count, "", "", "", 0, None, name),
         ]
     if config is not None:
         selected = [vgs[n] for n in names if n in vgs]

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from kvmcluster.errors import KvmclusterError
 from kvmcluster.model.findings import Finding, Report, State
 from kvmcluster.output.nagios import plugin_text, summary_line, verbose_lines
+from kvmcluster.output.perfdata import perfdata_text
 from kvmcluster.runtime.np import nagiosplugin
 
 _STATES = {
@@ -62,7 +63,7 @@ class ReportContext(nagiosplugin.Context):
 
     def performance(self, metric, resource):
         report: Report = metric.value
-        return _PerfdataText(report.perf_text()) or None
+        return _PerfdataText(perfdata_text(report.perfdata)) or None
 
 
 class ReportSummary(nagiosplugin.Summary):
