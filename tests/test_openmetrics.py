@@ -415,3 +415,20 @@ def test_systemd_units_verify(tmp_path):
         timeout=60,
     )
     assert run.returncode == 0 and run.stderr == "", run.stderr
+
+
+def test_a_perfdata_value_with_its_item_is_not_split_by_its_label():
+    """Perf says its item and metric: a VG named like a suffix keeps its name."""
+    report = Report(
+        findings=[Finding("my_vg_free", State.OK)],
+        perfdata=[
+            Perf("free", 5, "B", item="my_vg_free"),
+            Perf("size", 10, "B", item="my_vg_free"),
+            Perf("lvs", 2, item="my_vg_free"),
+        ],
+    )
+    text = openmetrics.render([{"name": "lvm", "captured": True, "report": report}], "n")
+    samples = parse(text, "openmetrics")
+    assert value(samples, "kvmcluster_lvm_vg_free_bytes", vg="my_vg_free") == "5"
+    assert value(samples, "kvmcluster_lvm_vg_size_bytes", vg="my_vg_free") == "10"
+    assert value(samples, "kvmcluster_lvm_vg_lvs", vg="my_vg_free") == "2"

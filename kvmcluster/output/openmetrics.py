@@ -346,6 +346,7 @@ METRICS: tuple[Metric, ...] = (
 )
 BY_NAME = {m.name: m for m in METRICS}
 _EXACT = {(m.area, m.perf): m for m in METRICS if m.perf and not m.item_label}
+_BY_SUFFIX = {(m.area, m.perf): m for m in METRICS if m.item_label}
 # longest suffix first, so that `_net_sent` wins over a shorter suffix that also matches
 _SUFFIXES = sorted(((m.area, m.perf, m) for m in METRICS if m.item_label), key=lambda t: -len(t[1]))
 
@@ -494,8 +495,14 @@ def _perf_samples(area: str, report) -> Iterable[tuple[Metric, dict[str, str], f
         singles = perf if isinstance(perf, PerfRow) else (perf,)
         for single in singles:
             label = single.label
-            metric = _EXACT.get((area, label))
+            item = getattr(single, "item", "")
             labels: dict[str, str] = {}
+            if item:  # the value says its item and metric: no need to split the label
+                metric = _BY_SUFFIX.get((area, "_" + single.metric))
+                if metric is not None:
+                    labels = {metric.item_label: item}
+            else:
+                metric = _EXACT.get((area, label))
             if metric is None:
                 for metric_area, suffix, candidate in _SUFFIXES:
                     if metric_area == area and label.endswith(suffix) and len(label) > len(suffix):
