@@ -6,6 +6,7 @@ import pytest
 
 from kvmcluster.model.drbd import ConfiguredResource, DrbdStatus
 from kvmcluster.model.findings import PerfRow, State
+from kvmcluster.output.nagios import finding_summary
 from kvmcluster.output.perfdata import perfdata_text
 from kvmcluster.parsers.drbd_events import parse_events2
 from kvmcluster.parsers.drbd_json import parse_status_json
@@ -90,7 +91,7 @@ def test_intentional_diskless_client_is_ok_but_unintentional_is_critical():
 def test_module_not_loaded_is_critical():
     report = evaluate(DrbdStatus(source="/proc/drbd", loaded=False), DrbdPolicy())
     assert report.state == State.CRITICAL
-    assert "kernel module not loaded" in report.findings[0].summary
+    assert "kernel module not loaded" in finding_summary(report.findings[0])
 
 
 def test_no_resources_is_unknown_never_ok():

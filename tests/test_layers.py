@@ -79,3 +79,47 @@ def test_every_layer_of_the_rules_exists_and_the_readme_describes_it():
             continue
         assert modules(layer), layer
         assert f"  {layer}/" in layout, f"README Layout does not describe {layer}/"
+
+
+# words a model must not write: the first line, the OK line, a headline, perfdata text
+PRESENTATION = {"summary", "summary_line", "ok_summary", "headline_text", "text", "perf_text",
+                "quote_label", "value_text", "row_text", "template", "quoted_template"}  # fmt: skip
+
+
+def _presentation_in(path: Path) -> list[str]:
+    """Functions, methods, properties and class attributes of the file named for presentation,
+    and any function whose body builds an f-string ending in ' OK' or a perfdata '=' text."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in PRESENTATION:
+            found.append(f"{path.name}:{node.lineno}: def {node.name}")
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            if node.target.id in PRESENTATION | {"headline", "ok"} and _is_str(node.annotation):
+                found.append(f"{path.name}:{node.lineno}: {node.target.id}: str")
+        elif isinstance(node, ast.JoinedStr):
+            tail = node.values[-1] if node.values else None
+            if isinstance(tail, ast.Constant) and str(tail.value).endswith((" OK", " degraded")):
+                found.append(f"{path.name}:{node.lineno}: a status line")
+    return found
+
+
+def _is_str(annotation: ast.expr) -> bool:
+    return isinstance(annotation, ast.Name | ast.Constant) and getattr(
+        annotation, "id", getattr(annotation, "value", None)
+    ) in ("str", "str | None")
+
+
+def test_the_model_holds_data_only_no_presentation():
+    """Status lines, OK summaries, headlines and perfdata text are the output layer's:
+    the model's records carry facts (Summary kinds and facts, Perf fields)."""
+    found = [hit for path in modules("model") for hit in _presentation_in(path)]
+    assert not found, "\n".join(found)
+
+
+def test_the_presentation_check_finds_a_status_line(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_text(
+        "class Report:\n    ok_summary: str = ''\n\n"
+        "    def summary(self):\n        return f'{len(self.findings)} resources OK'\n"
+    )
+    assert len(_presentation_in(path)) == 3

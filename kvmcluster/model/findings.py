@@ -59,13 +59,6 @@ class Finding:
     def detail(self) -> str:
         return self.describe() if callable(self.describe) else self.describe
 
-    @property
-    def summary(self) -> str:
-        text = ", ".join(self.problems)
-        if not self.item:
-            return text
-        return f"{self.item} {text}" if text else self.item
-
 
 class Perf:
     """One perfdata value as data: the item it is about ("" for the whole check), the metric,
@@ -172,16 +165,26 @@ def _escape(ch: str) -> str:
 
 
 @record
+class Summary:
+    """What a check's overview says, as facts: `kind` names the wording (`drbd-ok`,
+    `daemons-stack-down`, ...: output.summaries writes the words), `facts` the values it
+    names (counts, item names, roles, commands)."""
+
+    kind: str
+    facts: dict = factory(dict)
+
+
+@record
 class Report:
     """Everything a check found: findings per item plus perfdata."""
 
     findings: list[Finding] = factory(list)
     perfdata: list[Perf | PerfRow] = factory(list)
-    ok_summary: str = ""
+    ok: Summary | None = None  # what the first line says when all is well
     noun: str = ""  # what the items are, when the check's default noun does not fit
     # A check-specific opening for the problem line (e.g. the start commands of missing
     # daemons), standing for the findings of the items in `headline_covers`.
-    headline: str = ""
+    headline: Summary | None = None
     headline_covers: set[str] = factory(set)
     fix: str = ""  # the commands that repair what the headline says, in order
 

@@ -8,8 +8,17 @@ the output boundary (model.findings.printable).
 from __future__ import annotations
 
 from kvmcluster.model.findings import Finding, Report, State, printable
+from kvmcluster.output.summaries import summary_text
 
 MAX_PROBLEMS_IN_FIRST_LINE = 3
+
+
+def finding_summary(finding: Finding) -> str:
+    """`<item> <problems>`: how one finding reads in the first line (not yet escaped)."""
+    text = ", ".join(finding.problems)
+    if not finding.item:
+        return text
+    return f"{finding.item} {text}" if text else finding.item
 
 
 def summary_line(report: Report, noun: str) -> str:
@@ -18,7 +27,7 @@ def summary_line(report: Report, noun: str) -> str:
     items = [f for f in report.findings if f.item]
     noun = report.noun or noun
     if report.state == State.OK:
-        return printable(report.ok_summary or f"{len(items)} {noun} OK")
+        return printable(summary_text(report.ok) if report.ok else f"{len(items)} {noun} OK")
     problems = sorted(
         (
             f
@@ -27,8 +36,8 @@ def summary_line(report: Report, noun: str) -> str:
         ),
         key=lambda f: -f.state.severity,
     )
-    shown = [report.headline] if report.headline else []
-    shown += [f.summary for f in problems[:MAX_PROBLEMS_IN_FIRST_LINE]]
+    shown = [summary_text(report.headline)] if report.headline else []
+    shown += [finding_summary(f) for f in problems[:MAX_PROBLEMS_IN_FIRST_LINE]]
     if len(problems) > MAX_PROBLEMS_IN_FIRST_LINE:
         shown.append(f"{len(problems) - MAX_PROBLEMS_IN_FIRST_LINE} more")
     degraded = [f for f in items if f.state != State.OK]
@@ -40,7 +49,7 @@ def summary_line(report: Report, noun: str) -> str:
 def detail_line(finding: Finding) -> str:
     """One line per item (-v): what it is, then its problems when the description lacks them,
     then the fix when the text does not say it yet. Escaped for output (see printable)."""
-    text = finding.detail or finding.summary
+    text = finding.detail or finding_summary(finding)
     problems = ", ".join(finding.problems)
     if problems and finding.detail and problems not in text:
         text += " => " + problems

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kvmcluster.model.cluster import ClusterLink, ClusterNode, ClusterStatus, FenceEvent
-from kvmcluster.model.findings import Finding, Perf, Report, State, Verdict
+from kvmcluster.model.findings import Finding, Perf, Report, State, Summary, Verdict
 from kvmcluster.model.record import record
 from kvmcluster.rules.cman_groups import group_findings
 
@@ -159,21 +159,27 @@ def evaluate(status: ClusterStatus, policy: ClusterPolicy) -> Report:
     report.headline_covers = set()
     configured = len(nodes) if status.nodes_are_configured else None
     total = configured if configured is not None else (expected or online_count)
-    summary = f"quorate, {online_count} of {total} nodes online"
-    if len(online) == online_count:
-        summary += f" ({', '.join(n.name for n in online)})"
-    if status.dc:
-        summary += f", DC {status.dc}"
-    votes = _votes(status)
-    report.ok_summary = summary + (f", {votes}" if votes else "")
-    if status.links:
-        knet = any(link.peers for link in status.links)
-        noun = "link" if knet or any(link.transport for link in status.links) else "ring"
-        count = len(status.links)
-        what = f"{count} {noun}{'s' if count != 1 else ''} {'connected' if knet else 'up'}"
-        if not nodes and status.quorate is None and status.member_count is None:
-            links = ", ".join(str(link.link_id) for link in status.links)
-            report.ok_summary = f"corosync {what} ({noun} {links})"
+    report.ok = Summary(
+        "cluster-quorate",
+        {
+            "online": online_count,
+            "total": total,
+            "names": [n.name for n in online] if len(online) == online_count else None,
+            "dc": status.dc,
+            "votes_total": status.total_votes,
+            "votes_expected": status.expected_votes,
+            "votes_needed": status.quorum_votes,
+        },
+    )
+    if status.links and not nodes and status.quorate is None and status.member_count is None:
+        report.ok = Summary(
+            "corosync-links",
+            {
+                "link_ids": [link.link_id for link in status.links],
+                "knet": any(link.peers for link in status.links),
+                "transport": any(link.transport for link in status.links),
+            },
+        )
     if nodes or status.member_count is not None or not status.links:
         report.perfdata += [Perf("nodes_online", online_count, "", "", "", 0, total or None)]
     if configured is not None:

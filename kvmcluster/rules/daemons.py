@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 from kvmcluster.model.daemons import SERVICE_ORDER, Daemon, ProcessInfo
-from kvmcluster.model.findings import Finding, Perf, Report, State, Verdict
+from kvmcluster.model.findings import Finding, Perf, Report, State, Summary, Verdict
 
 # systemd unit names that differ from the SysV script names.
 _SYSTEMD_UNITS = {"messagebus": "dbus"}
 RECENT_BOOT_SECONDS = 24 * 3600
-
-
-def human_uptime(seconds: float) -> str:
-    seconds = int(seconds)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    if days:
-        return f"{days}d {hours}h"
-    return f"{hours}h {rest // 60:02d}m" if hours else f"{rest // 60}m"
 
 
 def start_commands(services: set[str], systemd: bool) -> list[str]:
@@ -111,16 +102,13 @@ def evaluate(
 def _summarise(report, missing, to_start, stack_down, systemd, uptime, profile, checked):
     commands = "; ".join(start_commands(to_start, systemd))
     if stack_down:
-        up = f" (up {human_uptime(uptime)})" if uptime is not None else ""
-        if uptime is not None and uptime < RECENT_BOOT_SECONDS:
-            headline = f"cluster stack not started after the reboot{up}"
-        else:
-            headline = f"cluster stack not running{up}"
-        report.headline = f"{headline}: {commands}"
+        after_reboot = uptime is not None and uptime < RECENT_BOOT_SECONDS
+        facts = {"uptime": uptime, "after_reboot": after_reboot, "commands": commands}
+        report.headline = Summary("daemons-stack-down", facts)
         report.fix = commands
     elif missing:
-        names = ", ".join(d.name for d in missing)
-        report.headline = f"not running: {names}; start with: {commands}"
+        names = [d.name for d in missing]
+        report.headline = Summary("daemons-missing", {"names": names, "commands": commands})
         report.fix = commands
     report.headline_covers = {d.name for d in missing}
-    report.ok_summary = f"{len(checked)} of {len(checked)} daemons running ({profile} profile)"
+    report.ok = Summary("daemons-ok", {"count": len(checked), "profile": profile})

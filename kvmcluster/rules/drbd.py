@@ -13,6 +13,7 @@ from kvmcluster.model.findings import (
     PerfRow,
     Report,
     State,
+    Summary,
     Verdict,
     human_bytes,
 )
@@ -406,7 +407,7 @@ def evaluate(
             findings.append(evaluate_resource(resource, policy))
             perfdata += _perfdata(resource, _oos_total(resource), warn, crit)
     report.findings += _not_up(status, configured, policy)
-    report.ok_summary = _ok_summary(resources)
+    report.ok = _ok_summary(resources)
     if not report.findings:
         what = "no DRBD resource matches -r/-x" if status.resources else "no DRBD resources"
         report.findings.append(Finding("", State.UNKNOWN, (f"{what} in {status.source}",)))
@@ -451,11 +452,9 @@ def _not_up(
     return missing
 
 
-def _ok_summary(resources: list[Resource]) -> str:
-    roles = sorted({"/".join([r.role] + [c.peer_role for c in r.connections]) for r in resources})
-    count = len(resources)
-    noun = "resource" if count == 1 else "resources"
-    return f"{count} {noun} Connected and UpToDate ({', '.join(roles)})"
+def _ok_summary(resources: list[Resource]) -> Summary:
+    roles = {(r.role, *(c.peer_role for c in r.connections)) for r in resources}
+    return Summary("drbd-ok", {"count": len(resources), "roles": roles})
 
 
 def _matches_any(selector, status, configured, known) -> bool:

@@ -6,7 +6,15 @@ from __future__ import annotations
 import re
 
 from kvmcluster.model.drbd import BackingDevice
-from kvmcluster.model.findings import Finding, Perf, Report, State, Verdict, human_bytes
+from kvmcluster.model.findings import (
+    Finding,
+    Perf,
+    Report,
+    State,
+    Summary,
+    Verdict,
+    human_bytes,
+)
 from kvmcluster.model.lvm import LvmConfig, LvmReport
 from kvmcluster.model.record import factory, record
 
@@ -239,5 +247,5 @@ def evaluate(
             Finding("", State.UNKNOWN, (f"no volume group on a DRBD device in {report.source}",))
         )
     count = len([n for n in names if n in vgs])
-    result.ok_summary = f"{count} volume group{'s' if count != 1 else ''} on DRBD OK"
+    result.ok = Summary("lvm-ok", {"count": count})
     return result

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kvmcluster.model.cluster import FailedAction, LocationConstraint, Service, ServicesStatus
-from kvmcluster.model.findings import Finding, Perf, Report, State, Verdict
+from kvmcluster.model.findings import Finding, Perf, Report, State, Summary, Verdict
 from kvmcluster.model.record import factory, record
 
 RGMANAGER_STATES = {
@@ -242,10 +242,11 @@ def evaluate(status: ServicesStatus, policy: ServicesPolicy) -> Report:
     ]
     noun = "services" if status.manager == "rgmanager" else "resources"
     report.noun = noun
-    report.ok_summary = f"{len(services)} {noun} OK ({started} started)"
     on_purpose = [s.name for s in services if _intended(s, status)]
-    if on_purpose:
-        report.ok_summary += f", {', '.join(on_purpose)} disabled on purpose (autostart=0)"
+    report.ok = Summary(
+        "services-ok",
+        {"count": len(services), "noun": noun, "started": started, "on_purpose": on_purpose},
+    )
     return report
 
 

@@ -5,7 +5,7 @@ what the hypervisors run."""
 from __future__ import annotations
 
 from kvmcluster.model.cluster import ClusterStatus, Service, ServicesStatus
-from kvmcluster.model.findings import Finding, Perf, Report, State, Verdict
+from kvmcluster.model.findings import Finding, Perf, Report, State, Summary, Verdict
 from kvmcluster.model.record import factory, record
 from kvmcluster.model.vms import (
     ClusterConfig,
@@ -313,10 +313,13 @@ def evaluate(
         Perf("vms_local_file_disks", counts["local_file"], "", "0", "", 0, len(vms)),
     ]
     report.noun = "VMs"
-    report.ok_summary = (
-        f"{len(vms)} VMs on their preferred nodes and volume groups, {counts['running']} running"
+    report.ok = Summary(
+        "vm-alloc-ok",
+        {
+            "vms": len(vms),
+            "running": counts["running"],
+            "unverified": counts["unverified"],
+            "unread": sorted(unverified_on),
+        },
     )
-    if counts["unverified"]:
-        where = _names(sorted(unverified_on))
-        report.ok_summary += f" ({counts['unverified']} not verified: libvirt of {where} not read)"
     return report

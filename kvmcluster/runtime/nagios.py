@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from kvmcluster.errors import KvmclusterError
 from kvmcluster.model.findings import Finding, Report, State
-from kvmcluster.output.nagios import plugin_text, summary_line, verbose_lines
+from kvmcluster.output.nagios import finding_summary, plugin_text, summary_line, verbose_lines
 from kvmcluster.output.perfdata import perfdata_text
 from kvmcluster.runtime.np import nagiosplugin
 
@@ -58,7 +58,9 @@ class ReportContext(nagiosplugin.Context):
     def evaluate(self, metric, resource):
         report: Report = metric.value
         state = report.state
-        hint = next((f.summary for f in report.findings if f.state == state), "no findings")
+        hint = next(
+            (finding_summary(f) for f in report.findings if f.state == state), "no findings"
+        )
         return nagiosplugin.Result(_STATES[state], hint, metric)
 
     def performance(self, metric, resource):
