@@ -6,9 +6,8 @@ from __future__ import annotations
 import pytest
 
 from kvmcluster.model.findings import Finding, Perf, PerfColumns, PerfRow, Report, State, Summary
-from kvmcluster.output.nagios import summary_line
+from kvmcluster.output.nagios import WORDS, summary_line, summary_text
 from kvmcluster.output.perfdata import perfdata_text, row_text, value_text
-from kvmcluster.output.summaries import WORDS, summary_text
 
 COLUMNS = PerfColumns(
     ("oos", "B", "0", "@10:20", 0, None),

@@ -167,7 +167,7 @@ def _escape(ch: str) -> str:
 @record
 class Summary:
     """What a check's overview says, as facts: `kind` names the wording (`drbd-ok`,
-    `daemons-stack-down`, ...: output.summaries writes the words), `facts` the values it
+    `daemons-stack-down`, ...: output.nagios writes the words), `facts` the values it
     names (counts, item names, roles, commands)."""
 
     kind: str
