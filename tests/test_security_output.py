@@ -208,6 +208,27 @@ def test_status_text_escapes_names_from_the_capture(tmp_path, flags):
     assert r"\nOK - forged\x9b31m\u2028x\u202e" in run.stdout  # the VM, in summary and advice
 
 
+def _drain_until_exit(pid: int, fd: int, seconds: float = 10) -> None:
+    """Read the terminal until the child has exited: a child blocked writing a screen to a
+    full terminal buffer can only finish (and see its ^C) while someone reads."""
+    import contextlib
+    import select
+    import signal
+
+    end = time.monotonic() + seconds
+    try:
+        while time.monotonic() < end:
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                return
+            if select.select([fd], [], [], 0.1)[0]:
+                with contextlib.suppress(OSError):
+                    os.read(fd, 65536)
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+
+
 def test_status_on_a_terminal_sends_only_its_own_colours(tmp_path):
     """With colours (a terminal) and --watch (which clears the screen), the only escape
     sequences are the status screen's own: SGR colours and the clear-screen."""
@@ -226,8 +247,7 @@ def test_status_on_a_terminal_sends_only_its_own_colours(tmp_path):
                 break
     finally:
         os.kill(pid, 2)  # SIGINT: --watch ends on ^C
-        os.waitpid(pid, 0)
-        os.close(fd)
+        _drain_until_exit(pid, fd)
     text = output.decode("utf-8")
     assert text.count("kvmcluster status:") >= 2
     assert "\033[31m" in text and "\033[H\033[2J" in text  # colours and the refresh are there
