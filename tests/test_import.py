@@ -63,6 +63,19 @@ def test_a_cluster_conf_that_is_not_xml_at_all_is_still_refused(tmp_path):
     assert run.stderr.startswith(f"kvmcluster import: cannot parse {bad}:1: not well-formed XML")
 
 
+def test_a_cluster_conf_libxml2_recovers_into_a_tree_it_cannot_write_is_refused(tmp_path):
+    """Found by the fuzz run (seed 9001, case 3446): character references libxml2's recovery
+    keeps as broken text (&#0;, &#xD800;) made the import end in an internal error."""
+    bad = tmp_path / "cluster.conf"
+    seed = Path(fixture("cluster-conf_seed-restricted-nofailback-unknown-domain.conf")).read_text()
+    head, _, _ = seed.partition("</method>")
+    bad.write_text(head + "</method>&amp;&lt;&#0;&#x110000;&#xD800;&undefined;\n</fence>\n</")
+    run = kvmcluster("import", "--cluster-conf", str(bad), "--drbd-conf", DRBD)
+    assert run.returncode == 2, run
+    assert run.stderr.startswith(f"kvmcluster import: cannot parse {bad}:"), run
+    assert "internal error" not in run.stderr
+
+
 def _icinga_addresses(generated: Path) -> dict[str, str]:
     hosts = (generated / "monitoring/icinga-hosts.conf").read_text()
     found, host = {}, None

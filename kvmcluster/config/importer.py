@@ -91,11 +91,15 @@ def _recovered(text: str, source: str, warnings: list[str]) -> str:
         root = None
     if root is None or root.tag != "cluster":
         raise first
+    try:  # a recovered tree can hold what libxml2 itself cannot write back (a cut character)
+        recovered = etree.tostring(root, encoding="unicode")
+    except (UnicodeError, ValueError):
+        raise first from None
     warnings.append(
         f"{first}: read as libxml2 recovers it (what it cannot read is left out): fix the file "
         "(kvmcluster lint) and compare the imported VMs and nodes with it"
     )
-    return "\n" * ((root.sourceline or 1) - 1) + etree.tostring(root, encoding="unicode") + "\n"
+    return "\n" * ((root.sourceline or 1) - 1) + recovered + "\n"
 
 
 def _node_addresses(hosts_text: str | None, nodes: list[str]) -> dict[str, dict[str, str]]:
