@@ -319,6 +319,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="analyse a capture (directory or .tar.gz of kvmcluster collect)",
     )
     status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument(
+        "--format",
+        choices=("text", "json", "openmetrics"),
+        help="text (default), json (= --json) or openmetrics (for Prometheus)",
+    )
+    status.add_argument(
+        "--textfile",
+        metavar="DIR",
+        help="write the metrics to DIR/kvmcluster.prom (atomically) for node_exporter's "
+        "textfile collector; prints nothing, exit 0 once written",
+    )
     status.add_argument("--watch", type=seconds, metavar="SECONDS", help="refresh every SECONDS")
     status.add_argument("--no-color", action="store_true", help="no colours even on a terminal")
     status.add_argument("-v", "--verbose", action="store_true", help="list the OK items too")

@@ -264,11 +264,18 @@ def run(args, live=None) -> int:
     checked = _capture_node(cap, Deadline(timeout)) if cap else live
     source = f"capture {args.from_}" if cap else ("live over ssh" if checked.remote else "live")
     node = checked.name
-    colour = sys.stdout.isatty() and not args.no_color and not args.json
+    fmt = getattr(args, "format", None) or ("json" if args.json else "text")
+    textfile = getattr(args, "textfile", None)  # node_exporter's textfile collector
+    colour = sys.stdout.isatty() and not args.no_color and fmt == "text" and not textfile
     try:
         while True:
+            started = time.time()
             areas = build_areas(checked, cap)
-            if args.json:
+            if fmt == "openmetrics" or textfile:
+                from kvmcluster.textfile import emit_metrics
+
+                emit_metrics(areas, node, started, textfile)
+            elif fmt == "json":
                 sys.stdout.write(json.dumps(to_json(areas, source, node), indent=2) + "\n")
             else:
                 text = render_text(areas, source, node, colour, args.verbose)
@@ -276,7 +283,7 @@ def run(args, live=None) -> int:
                     sys.stdout.write("\033[H\033[2J")
                 sys.stdout.write(text)
             sys.stdout.flush()
-            code = int(worst(areas))
+            code = 0 if textfile else int(worst(areas))  # the file holds the state
             if not args.watch:
                 return code
             time.sleep(args.watch)
