@@ -75,7 +75,7 @@ chmod 0644 "$contrib/kvmcluster.conf"
 
 # NRPE commands and the sudoers rules (conffiles: the admin adapts them)
 install -d "$dest$nrpedir" "$dest/etc/kvmcluster"
-sed "s|/usr/lib/nagios/plugins/|$plugindir/|g" icinga/nrpe.cfg >"$dest$nrpedir/kvmcluster.cfg"
+sed "s|/usr/lib/nagios/plugins/kvmcluster/|$plugindir/|g" icinga/nrpe.cfg >"$dest$nrpedir/kvmcluster.cfg"
 chmod 0644 "$dest$nrpedir/kvmcluster.cfg"
 install -m 0440 icinga/sudoers "$dest/etc/kvmcluster/sudoers"
 

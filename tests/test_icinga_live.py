@@ -108,8 +108,11 @@ class Tree:
     /root, which nagios cannot enter)."""
 
     def __init__(self, root: Path):
-        self.plugin_dir = root / "plugins"
-        self.plugin_dir.mkdir()
+        # PluginDir holds the ITL's plugins; ours are in a directory of their own below it, as
+        # the packages install them (KvmclusterPluginDir = PluginDir + "/kvmcluster")
+        self.itl_dir = root / "plugins"
+        self.plugin_dir = self.itl_dir / "kvmcluster"
+        self.plugin_dir.mkdir(parents=True)
         venv_bin = REPO / ".venv" / "bin"
         probe = as_nagios(
             [
@@ -154,7 +157,7 @@ class Tree:
                 if not path.is_symlink():
                     path.chmod(0o755 if path.is_dir() or path.parent == self.plugin_dir else 0o644)
         for itl in ("check_nrpe", "check_ssh"):
-            (self.plugin_dir / itl).symlink_to(ITL_PLUGINS / itl)
+            (self.itl_dir / itl).symlink_to(ITL_PLUGINS / itl)
 
     def fx(self, name: str) -> str:
         return str(self.fixtures / name)
@@ -591,7 +594,7 @@ def icinga():
             "accept_commands = true; accept_config = false }\n"
             + includes
             + f"include {icinga_string(str(root / 'hosts.conf'))}\n",
-            plugin_dir=tree.plugin_dir,
+            plugin_dir=tree.itl_dir,
             port=port,
         )
         daemons.append((instance.proc, instance.pid_file))

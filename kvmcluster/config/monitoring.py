@@ -141,7 +141,7 @@ def nrpe_cfg(desc: ClusterDescription, header: str) -> str:
     """NRPE mode: the node's commands (dont_blame_nrpe=0: every argument fixed here)."""
     vgs, libvirt = _vm_alloc_args(desc)
     vm_alloc = " ".join([*(f"--vg {v}" for v in vgs), *(f"--libvirt {u}" for u in libvirt)])
-    plugins = "/usr/lib/nagios/plugins"
+    plugins = "/usr/lib/nagios/plugins/kvmcluster"  # as the packages install them
     oos = f" --oos-critical {desc.monitoring.drbd_oos_critical}"
     drbd = f"{plugins}/check_drbd --role {_role(desc)}"
     if desc.monitoring.drbd_oos_critical:
@@ -150,7 +150,7 @@ def nrpe_cfg(desc: ClusterDescription, header: str) -> str:
     lines = [
         f"# {header}",
         "# Copy to /etc/nagios/nrpe.d/kvmcluster.cfg (RHEL: /etc/nrpe.d/, plugins in",
-        "# /usr/lib64/nagios/plugins) on every node; install icinga/sudoers for --sudo.",
+        "# /usr/lib64/nagios/plugins/kvmcluster) on every node; install icinga/sudoers for --sudo.",
         f"command[check_kvmcluster_drbd]={drbd}",
         f"command[check_kvmcluster_cluster]={plugins}/check_cluster --sudo --stack {stack}",
         f"command[check_kvmcluster_services]={plugins}/check_cluster_services --sudo "
