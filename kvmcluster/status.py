@@ -193,7 +193,9 @@ def build_areas(node, cap) -> list[dict]:
         try:
             report = BUILDERS[key](node, cap)
         except KvmclusterError as exc:
-            report = Report(findings=[Finding("", State.UNKNOWN, (str(exc),))])
+            report = Report(
+                findings=[Finding("", State.UNKNOWN, (str(exc),), kinds=("input-unreadable",))]
+            )
         if report is None:
             areas.append({"name": key, "title": title, "captured": False})
             continue

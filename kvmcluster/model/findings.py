@@ -226,7 +226,8 @@ class Verdict:
             return Finding(item, self.state, self.texts(), describe)
         facts = sorted(self.facts, key=lambda f: -f[0].severity)
         fix = next((f for _, _, f in facts if f), "")
-        return Finding(item, self.state, self.texts(), describe, tuple(k for _, k, _ in facts), fix)
+        kinds = tuple(dict.fromkeys(k for _, k, _ in facts if k))  # each kind once
+        return Finding(item, self.state, self.texts(), describe, kinds, fix)
 
 
 def human_bytes(value: float) -> str:

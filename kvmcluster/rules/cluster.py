@@ -12,6 +12,12 @@ START_HINTS = {
     "corosync": "start corosync (systemctl start corosync)",
     "pacemaker": "start corosync and pacemaker (systemctl start corosync pacemaker)",
 }
+# The commands in START_HINTS, as a finding's fix.
+START_FIX = {
+    "cman": "service cman start",
+    "corosync": "systemctl start corosync",
+    "pacemaker": "systemctl start corosync pacemaker",
+}
 
 
 @record
@@ -54,35 +60,40 @@ def _node_finding(node: ClusterNode, policy: ClusterPolicy) -> Finding:
                 State.WARNING,
                 f"qdevice {node.name} not voting (0 of {node.qdevice_votes} "
                 f"vote{'s' if node.qdevice_votes != 1 else ''}: corosync-qdevice-tool -sv)",
+                "cluster-qdevice-not-voting",
+                "corosync-qdevice-tool -sv",
             )
     elif node.qdisk:
         if not node.member:
-            verdict.add(State.WARNING, f"quorum disk {node.name} offline")
+            verdict.add(State.WARNING, f"quorum disk {node.name} offline", "cluster-qdisk-offline")
         label = "quorum disk"
     elif node.container:
         # A guest node (a VM or bundle replica run as a resource): its state is the state of
         # that resource, judged by check_cluster_services; not a missing cluster member.
         label = f"guest node (resource {node.container})"
         if node.unclean:
-            verdict.add(State.CRITICAL, "UNCLEAN (needs fencing)")
+            verdict.add(State.CRITICAL, "UNCLEAN (needs fencing)", "node-unclean")
     else:
         label = "node"
         if node.unclean:
-            verdict.add(State.CRITICAL, "UNCLEAN (needs fencing)")
+            verdict.add(State.CRITICAL, "UNCLEAN (needs fencing)", "node-unclean")
         elif not node.member and not node.disallowed:
-            verdict.add(State.WARNING if policy.offline_warning else State.CRITICAL, "offline")
+            state = State.WARNING if policy.offline_warning else State.CRITICAL
+            verdict.add(state, "offline", "node-offline")
         if node.disallowed:
-            verdict.add(State.CRITICAL, "disallowed (restart the cluster stack on it)")
+            verdict.add(
+                State.CRITICAL, "disallowed (restart the cluster stack on it)", "node-disallowed"
+            )
         if node.estranged:
-            verdict.add(State.WARNING, "member but not in cluster.conf")
+            verdict.add(State.WARNING, "member but not in cluster.conf", "node-estranged")
         if node.pending:
-            verdict.add(State.WARNING, "pending (joining)")
+            verdict.add(State.WARNING, "pending (joining)", "node-pending")
         if node.shutdown and node.member:
-            verdict.add(State.WARNING, "shutting down")
+            verdict.add(State.WARNING, "shutting down", "node-shutdown")
         if node.standby:
-            verdict.add(State.WARNING, "standby")
+            verdict.add(State.WARNING, "standby", "node-standby")
         if node.maintenance:
-            verdict.add(State.WARNING, "maintenance")
+            verdict.add(State.WARNING, "maintenance", "node-maintenance")
     facts = ["online" if node.member else "offline"]
     if node.local:
         facts.append("local")
@@ -107,6 +118,8 @@ def evaluate(status: ClusterStatus, policy: ClusterPolicy) -> Report:
                 "",
                 State.CRITICAL,
                 (f"cluster stack not running on this node ({status.error}): {hint}",),
+                kinds=("cluster-stack-down",),
+                fix=START_FIX.get(status.stack, ""),
             )
         )
         return report
@@ -122,12 +135,15 @@ def evaluate(status: ClusterStatus, policy: ClusterPolicy) -> Report:
                     f"quorum and DC not shown in {status.source} (crm_mon without <summary>): "
                     "add --quorumtool-file or capture crm_mon without --exclude",
                 ),
+                kinds=("cluster-quorum-unknown",),
             )
         )
     report.findings += group_findings(status)  # early: clustat, clvmd, rgmanager hang on it
     if status.dc_known and status.dc is None:
         report.findings.append(
-            Finding("", State.WARNING, ("no DC elected (cluster still forming?)",))
+            Finding(
+                "", State.WARNING, ("no DC elected (cluster still forming?)",), kinds=("no-dc",)
+            )
         )
     for node in status.nodes:
         report.findings.append(_node_finding(node, policy))
@@ -143,6 +159,7 @@ def evaluate(status: ClusterStatus, policy: ClusterPolicy) -> Report:
                 "",
                 State.CRITICAL,
                 (f"{online_count} of {expected} expected nodes are members",),
+                kinds=("cluster-nodes-missing",),
             )
         )
     else:
@@ -154,7 +171,12 @@ def evaluate(status: ClusterStatus, policy: ClusterPolicy) -> Report:
         report.findings.append(Finding("", State.OK, (), "links: all connected"))
     if not report.findings:
         report.findings.append(
-            Finding("", State.UNKNOWN, (f"no quorum or node data in {status.source}",))
+            Finding(
+                "",
+                State.UNKNOWN,
+                (f"no quorum or node data in {status.source}",),
+                kinds=("cluster-no-data",),
+            )
         )
     report.headline_covers = set()
     configured = len(nodes) if status.nodes_are_configured else None
@@ -226,16 +248,18 @@ def _missing_votes(status: ClusterStatus, policy: ClusterPolicy) -> list[Finding
             f"{missing} vote{'s' if missing != 1 else ''} missing ({votes}) with every node "
             "online: a configured qdevice does not vote (is corosync-qdevice running?)"
         )
-        return [Finding("", State.WARNING, (text,))]
+        return [Finding("", State.WARNING, (text,), kinds=("cluster-qdevice-not-voting",))]
     state = State.WARNING if policy.offline_warning else State.CRITICAL
+    kind = "cluster-votes-missing"
     if "2Node" in status.flags:
+        kind = "cluster-peer-lost"
         text = f"quorate only through two_node ({votes}): the peer is lost"
     else:
         text = (
             f"{missing} vote{'s' if missing != 1 else ''} missing ({votes}): a node is lost "
             "(or a configured qdevice does not vote)"
         )
-    return [Finding("", state, (text,))]
+    return [Finding("", state, (text,), kinds=(kind,))]
 
 
 def _link_up(link: ClusterLink) -> bool:
@@ -274,6 +298,8 @@ def _link_findings(status: ClusterStatus) -> list[Finding]:
                 "",
                 state,
                 (f"{names} FAULTY: corosync-cfgtool -r once the network is fixed",),
+                kinds=("link-faulty",),
+                fix="corosync-cfgtool -r",
             )
         )
     for link in links:
@@ -297,12 +323,17 @@ def _link_findings(status: ClusterStatus) -> list[Finding]:
         which = ", ".join(f"link {link.link_id} ({link.address})" for link, _ in down)
         if len(down) == len(seen):
             text = f"{name} unreachable: every link down ({which})"
-            findings.append(Finding("", State.CRITICAL, (text,)))
+            findings.append(Finding("", State.CRITICAL, (text,), kinds=("link-all-down",)))
         else:
             statuses = {p.status for _, p in down}
             how = "down" if statuses == {"disconnected"} else "/".join(sorted(statuses))
             findings.append(
-                Finding("", State.WARNING, (f"{which} {how} to {name} (redundancy lost)",))
+                Finding(
+                    "",
+                    State.WARNING,
+                    (f"{which} {how} to {name} (redundancy lost)",),
+                    kinds=("link-down",),
+                )
             )
     return findings
 
@@ -346,6 +377,7 @@ def _fencing_findings(history: list[FenceEvent]) -> list[Finding]:
                         f"fencing of {target} pending ({event.action}{by}){after}: its "
                         "resources are blocked until it completes",
                     ),
+                    kinds=("fencing-pending",),
                 )
             )
         elif failed:
@@ -357,7 +389,7 @@ def _fencing_findings(history: list[FenceEvent]) -> list[Finding]:
             text = f"fencing of {target} failed{count}: {event.action}{by}{when}"
             if reason:
                 text += f" ({reason})"
-            findings.append(Finding("", State.CRITICAL, (text,)))
+            findings.append(Finding("", State.CRITICAL, (text,), kinds=("fencing-failed",)))
         if superseded and not open_events:
             findings.append(
                 Finding(
@@ -368,6 +400,8 @@ def _fencing_findings(history: list[FenceEvent]) -> list[Finding]:
                         f"{target} superseded by a later success "
                         f"(stonith_admin --cleanup --history {target})",
                     ),
+                    kinds=("fencing-history",),
+                    fix=f"stonith_admin --cleanup --history {target}",
                 )
             )
     return findings
@@ -379,11 +413,21 @@ def _option_findings(status: ClusterStatus) -> list[Finding]:
     findings: list[Finding] = []
     if options.get("maintenance-mode", "").lower() == "true":
         findings.append(
-            Finding("", State.WARNING, ("maintenance-mode=true: no resource is managed",))
+            Finding(
+                "",
+                State.WARNING,
+                ("maintenance-mode=true: no resource is managed",),
+                kinds=("cluster-maintenance-mode",),
+            )
         )
     if options.get("stop-all-resources", "").lower() == "true":
         findings.append(
-            Finding("", State.WARNING, ("stop-all-resources=true: every resource is stopped",))
+            Finding(
+                "",
+                State.WARNING,
+                ("stop-all-resources=true: every resource is stopped",),
+                kinds=("cluster-stop-all-resources",),
+            )
         )
     members = [n for n in status.cluster_nodes if n.member and n.node_type in ("", "member")]
     sets = {n.feature_set for n in members if n.feature_set}
@@ -397,6 +441,7 @@ def _option_findings(status: ClusterStatus) -> list[Finding]:
                     f"mixed Pacemaker versions ({versions or 'feature sets differ'}): "
                     "finish the rolling upgrade",
                 ),
+                kinds=("cluster-mixed-versions",),
             )
         )
     return findings

@@ -55,4 +55,4 @@ def group_findings(status: ClusterStatus) -> list[Finding]:
         label = name if group.kind == "fence" else f"{name} {group.name}"
         parts.append(f"{label} {_why(group, status)}")
     text = "; ".join(parts) + f": {BLOCKED}"
-    return [Finding("", State.CRITICAL, (text,))]
+    return [Finding("", State.CRITICAL, (text,), kinds=("cluster-group-blocked",))]

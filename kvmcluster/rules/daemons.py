@@ -30,15 +30,21 @@ def _evaluate_process(daemon: Daemon, processes: list[ProcessInfo]) -> Finding |
     if not live:
         if daemon.optional and not zombies:
             return None
-        verdict.add(State.CRITICAL, "not running")
+        verdict.add(State.CRITICAL, "not running", "daemon-missing")
     elif len(live) < daemon.min_count:
         verdict.add(
-            State.WARNING, f"{len(live)} of {daemon.min_count} processes (pid {_pids(live)})"
+            State.WARNING,
+            f"{len(live)} of {daemon.min_count} processes (pid {_pids(live)})",
+            "daemon-too-few",
         )
     elif len(live) > daemon.max_count:
-        verdict.add(State.WARNING, f"running {len(live)} times (pids {_pids(live)})")
+        verdict.add(
+            State.WARNING, f"running {len(live)} times (pids {_pids(live)})", "daemon-duplicate"
+        )
     for zombie in zombies:
-        verdict.add(State.WARNING, f"zombie process {zombie.pid} (parent {zombie.ppid})")
+        verdict.add(
+            State.WARNING, f"zombie process {zombie.pid} (parent {zombie.ppid})", "daemon-zombie"
+        )
     looked_for = ", ".join(daemon.executables)
     detail = f"{daemon.name} ({daemon.service}): " + (
         f"pid {_pids(live)}" if live else f"not running (looked for {looked_for})"
@@ -51,14 +57,14 @@ def _evaluate_service_state(daemon: Daemon, started: bool | None, systemd: bool)
         return Finding(daemon.name, State.OK, (), f"{daemon.name}: not checked on captured input")
     if started:
         return Finding(daemon.name, State.OK, (), f"{daemon.name}: started")
+    start = start_commands({daemon.service}, systemd)[0]
     return Finding(
         daemon.name,
         State.WARNING,
-        (
-            "not started, VMs are not shut down cleanly at reboot: "
-            + start_commands({daemon.service}, systemd)[0],
-        ),
+        ("not started, VMs are not shut down cleanly at reboot: " + start,),
         f"{daemon.name}: boot-time service not started",
+        ("daemon-not-started",),
+        start,
     )
 
 

@@ -99,13 +99,13 @@ def _check_disk(verdict: Verdict, disk: str, client: bool, resyncing: bool, who:
         return
     if disk == "Inconsistent":
         if not resyncing:
-            verdict.add(State.CRITICAL, f"{who} Inconsistent, no resync running")
+            verdict.add(State.CRITICAL, f"{who} Inconsistent, no resync running", "drbd-disk")
     elif disk in _BROKEN_DISK:
-        verdict.add(State.CRITICAL, f"{who} {disk}")
+        verdict.add(State.CRITICAL, f"{who} {disk}", "drbd-disk")
     elif disk in _TRANSITIONAL_DISK:
-        verdict.add(State.WARNING, f"{who} {disk}")
+        verdict.add(State.WARNING, f"{who} {disk}", "drbd-disk")
     else:
-        verdict.add(State.WARNING, f"{who} in unexpected state {disk}")
+        verdict.add(State.WARNING, f"{who} in unexpected state {disk}", "drbd-disk")
 
 
 def _resume_command(resource: Resource) -> str:
@@ -231,13 +231,15 @@ def evaluate_resource(resource: Resource, policy: DrbdPolicy) -> Finding:
     if resource.suspended:
         reasons = [r for r in resource.suspended if r != "io"]
         verdict.add(
-            State.CRITICAL, "I/O suspended" + (f" ({', '.join(reasons)})" if reasons else "")
+            State.CRITICAL,
+            "I/O suspended" + (f" ({', '.join(reasons)})" if reasons else ""),
+            "drbd-suspended",
         )
     if any(device.quorum is False for device in resource.devices):
-        verdict.add(State.CRITICAL, "quorum lost")
+        verdict.add(State.CRITICAL, "quorum lost", "drbd-quorum-lost")
     several_peers = len(resource.connections) > 1
     if not resource.connections:
-        verdict.add(State.CRITICAL, "no peer connection")
+        verdict.add(State.CRITICAL, "no peer connection", "drbd-disconnected")
     for connection in resource.connections:
         label = f" to {connection.peer_name}" if several_peers and connection.peer_name else ""
         if connection.state == "StandAlone":
@@ -245,7 +247,11 @@ def evaluate_resource(resource: Resource, policy: DrbdPolicy) -> Finding:
                 State.CRITICAL, f"StandAlone{label} (possible split brain)", "drbd-standalone"
             )
         elif not connection.connected:
-            verdict.add(State.CRITICAL, f"{connection.state}{label} (peer not connected)")
+            verdict.add(
+                State.CRITICAL,
+                f"{connection.state}{label} (peer not connected)",
+                "drbd-disconnected",
+            )
     resyncing_volumes = {
         p.volume for c in resource.connections for p in c.peer_devices if p.resyncing
     }
@@ -260,16 +266,22 @@ def evaluate_resource(resource: Resource, policy: DrbdPolicy) -> Finding:
             if peer.resyncing:
                 paused = peer.resync_suspended.split(",")
                 fix = _resume_command(resource) if {"user", "peer"} & set(paused) else ""
-                kind = "drbd-resync-paused" if peer.resync_suspended not in ("no", "") else ""
+                kind = (
+                    "drbd-resync-paused"
+                    if peer.resync_suspended not in ("no", "")
+                    else "drbd-resync"
+                )
                 verdict.add(State.WARNING, _resync_text(peer, label, resource), kind, fix)
             elif peer.replication != "Established":
-                verdict.add(State.WARNING, f"replication {peer.replication}{label}")
+                verdict.add(
+                    State.WARNING, f"replication {peer.replication}{label}", "drbd-replication"
+                )
             _check_disk(
                 verdict, peer.peer_disk, peer.peer_client, peer.resyncing, f"peer disk{label}"
             )
     want = _EXPECTED_LOCAL_ROLE.get(policy.role)
     if want and resource.role != want:
-        verdict.add(State.CRITICAL, f"role {resource.role}, expected {want}")
+        verdict.add(State.CRITICAL, f"role {resource.role}, expected {want}", "drbd-role")
     if policy.role == "dual-primary":
         for connection in resource.connections:
             if connection.connected and connection.peer_role != "Primary":
@@ -277,6 +289,7 @@ def evaluate_resource(resource: Resource, policy: DrbdPolicy) -> Finding:
                 verdict.add(
                     State.CRITICAL,
                     f"peer role{label} {connection.peer_role}, expected Primary (dual-primary)",
+                    "drbd-role",
                 )
     if not verdict.problems:
         _check_out_of_sync(verdict, resource, policy)
@@ -292,9 +305,9 @@ def _check_out_of_sync(verdict: Verdict, resource: Resource, policy: DrbdPolicy)
         return
     text = f"{human_bytes(oos)} out of sync"
     if policy.oos_critical is not None and not policy.oos_critical.match(oos):
-        verdict.add(State.CRITICAL, text)
+        verdict.add(State.CRITICAL, text, "drbd-out-of-sync")
     elif policy.oos_warning is not None and not policy.oos_warning.match(oos):
-        verdict.add(State.WARNING, text)
+        verdict.add(State.WARNING, text, "drbd-out-of-sync")
 
 
 def _healthy_perfdata(
@@ -410,7 +423,11 @@ def evaluate(
     report.ok = _ok_summary(resources)
     if not report.findings:
         what = "no DRBD resource matches -r/-x" if status.resources else "no DRBD resources"
-        report.findings.append(Finding("", State.UNKNOWN, (f"{what} in {status.source}",)))
+        report.findings.append(
+            Finding(
+                "", State.UNKNOWN, (f"{what} in {status.source}",), kinds=("drbd-no-resources",)
+            )
+        )
     return report
 
 

@@ -179,14 +179,16 @@ def evaluate(
     for name in names:
         vg = vgs.get(name)
         if vg is None:
-            result.findings.append(Finding(name, State.CRITICAL, ("volume group not found",)))
+            result.findings.append(
+                Finding(name, State.CRITICAL, ("volume group not found",), kinds=("vg-missing",))
+            )
             continue
         verdict = Verdict()
         if vg.partial:
-            verdict.add(State.CRITICAL, "partial: a PV is missing")
+            verdict.add(State.CRITICAL, "partial: a PV is missing", "pv-missing")
         for pv in pvs_of.get(name, []):
             if pv.missing:
-                verdict.add(State.CRITICAL, f"PV {pv.name} missing")
+                verdict.add(State.CRITICAL, f"PV {pv.name} missing", "pv-missing")
             backing_of = by_disk.get(pv.name)
             if backing_of is not None:
                 device = (
@@ -198,6 +200,7 @@ def evaluate(
                     State.CRITICAL,
                     f"PV {pv.name} is the backing device of DRBD {backing_of.resource}, not "
                     f"{device}: LVM writes around replication",
+                    "pv-backing-device",
                 )
             m = DRBD_DEVICE.match(pv.name)
             drbd = by_minor.get(int(m.group(1))) if m and m.group(1) else None
@@ -206,17 +209,24 @@ def evaluate(
                     State.CRITICAL,
                     f"on dual-primary DRBD {drbd.resource} but neither clustered (vgchange -cy) "
                     "nor shared (lvmlockd): both nodes change its metadata",
+                    "lvm-locking",
                 )
         percent = vg.free * 100.0 / vg.size if vg.size else 0.0
         free_text = f"free {percent:.1f}% ({human_bytes(vg.free)})"
         if policy.free_critical and policy.free_critical.breached(vg.free, vg.size):
-            verdict.add(State.CRITICAL, f"{free_text} below {policy.free_critical.text}")
+            verdict.add(
+                State.CRITICAL, f"{free_text} below {policy.free_critical.text}", "vg-low-free"
+            )
         elif policy.free_warning and policy.free_warning.breached(vg.free, vg.size):
-            verdict.add(State.WARNING, f"{free_text} below {policy.free_warning.text}")
+            verdict.add(
+                State.WARNING, f"{free_text} below {policy.free_warning.text}", "vg-low-free"
+            )
         for path in policy.vm_lvs:
             lv = lvs_active.get(path)
             if lv is not None and lv.vg == name and not lv.active:
-                verdict.add(State.WARNING, f"LV {lv.name} of a VM running here is not active")
+                verdict.add(
+                    State.WARNING, f"LV {lv.name} of a VM running here is not active", "lv-inactive"
+                )
         kind = "clustered" if vg.clustered else "shared" if vg.shared else "local"
         pvs = ",".join(pv.name for pv in pvs_of.get(name, []))
         result.findings.append(
@@ -236,15 +246,24 @@ def evaluate(
         for line, text in locking_problems(config, bool(clustered), bool(shared)):
             where = f"{config.source}:{line}: " if line else f"{config.source}: "
             which = ", ".join(clustered if "clustered" in text else shared)
-            result.findings.append(Finding("", State.CRITICAL, (f"{where}{text} ({which})",)))
+            result.findings.append(
+                Finding("", State.CRITICAL, (f"{where}{text} ({which})",), kinds=("lvm-locking",))
+            )
         found = filter_problem(config, [b.disk for b in backing])
         if found:
             line, text = found
             where = f"{config.source}:{line}: " if line else f"{config.source}: "
-            result.findings.append(Finding("", State.WARNING, (where + text,)))
+            result.findings.append(
+                Finding("", State.WARNING, (where + text,), kinds=("lvm-filter",))
+            )
     if not result.findings:
         result.findings.append(
-            Finding("", State.UNKNOWN, (f"no volume group on a DRBD device in {report.source}",))
+            Finding(
+                "",
+                State.UNKNOWN,
+                (f"no volume group on a DRBD device in {report.source}",),
+                kinds=("lvm-no-vg",),
+            )
         )
     count = len([n for n in names if n in vgs])
     result.ok = Summary("lvm-ok", {"count": count})

@@ -19,6 +19,13 @@ RGMANAGER_STATES = {
     "recoverable": State.CRITICAL,
     "uninitialized": State.CRITICAL,
 }
+RGMANAGER_KINDS = {
+    "failed": "service-failed",
+    "recoverable": "service-failed",
+    "stopped": "service-stopped",
+    "disabled": "service-disabled",
+    "recovering": "service-recovering",
+}
 LEFTOVER_PREFIXES = ("cli-ban-", "cli-prefer-")
 
 
@@ -53,9 +60,11 @@ def _rgmanager(service: Service, policy: ServicesPolicy, intended: bool = False)
         state = State.OK
     if state != State.OK:
         where = f" (last on {service.last_owner})" if service.last_owner else ""
-        verdict.add(state, f"{service.state}{where}")
+        verdict.add(
+            state, f"{service.state}{where}", RGMANAGER_KINDS.get(service.state, "service-state")
+        )
     for flag in service.flags:
-        verdict.add(State.WARNING, flag)
+        verdict.add(State.WARNING, flag, "service-flag")
     where = f"on {service.owner}" if service.owner else "nowhere"
     detail = f"{service.name}: {service.state} {where}"
     if intended:
@@ -78,35 +87,47 @@ def _pacemaker(
     status = status or ServicesStatus("", "pacemaker")
     disabled = (service.target_role or "").lower() == "stopped"
     if service.failed:
-        verdict.add(State.CRITICAL, "failed")
+        verdict.add(State.CRITICAL, "failed", "service-failed")
     if service.blocked:
-        verdict.add(State.CRITICAL, "blocked (crm_resource --cleanup after fixing the cause)")
+        verdict.add(
+            State.CRITICAL,
+            "blocked (crm_resource --cleanup after fixing the cause)",
+            "service-blocked",
+            "crm_resource --cleanup",
+        )
     if service.kind == "primitive" and len(service.nodes) > 1:
         verdict.add(
             State.CRITICAL,
             f"active on {len(service.nodes)} nodes at once ({', '.join(service.nodes)})",
+            "service-active-twice",
         )
     unclean = [n for n in service.nodes if n in status.unclean_nodes]
     if unclean:
         verdict.add(
             State.CRITICAL,
             f"state unknown on UNCLEAN {', '.join(unclean)} (until fencing succeeds)",
+            "service-unclean",
         )
     if not service.nodes:
         if disabled:
             if not policy.ignore_disabled:
-                verdict.add(State.WARNING, "disabled (target-role Stopped)")
+                verdict.add(State.WARNING, "disabled (target-role Stopped)", "service-disabled")
         elif status.options.get("stop-all-resources", "").lower() == "true":
-            verdict.add(State.WARNING, "stopped by the cluster option stop-all-resources=true")
+            verdict.add(
+                State.WARNING,
+                "stopped by the cluster option stop-all-resources=true",
+                "service-stopped",
+            )
         elif _fencing_node_away(service, status):
             away = ", ".join(status.unavailable_nodes)
             verb = "is" if len(status.unavailable_nodes) == 1 else "are"
             verdict.add(
                 State.WARNING,
                 f"stopped while {away} {verb} offline or in standby (fencing redundancy degraded)",
+                "service-fencing-degraded",
             )
         else:
-            verdict.add(State.CRITICAL, "stopped although it should run")
+            verdict.add(State.CRITICAL, "stopped although it should run", "service-stopped")
     if service.kind == "bundle" and service.nodes:
         stopped = [r for r, where in service.replicas if not where]
         if stopped:
@@ -114,6 +135,7 @@ def _pacemaker(
                 State.WARNING,
                 f"replica {', '.join(stopped)} stopped "
                 f"({len(service.replicas) - len(stopped)} of {len(service.replicas)} running)",
+                "service-replica-stopped",
             )
     if service.kind == "promotable" and service.nodes and not disabled:
         promoted = len(service.promoted_nodes)
@@ -129,13 +151,18 @@ def _pacemaker(
                 State.CRITICAL,
                 f"promoted on {promoted} node{'s' if promoted != 1 else ''}"
                 f"{where}, expected {expected}",
+                "service-not-promoted",
             )
     if service.orphaned and service.nodes:
-        verdict.add(State.WARNING, "orphaned (no longer configured) but still active")
+        verdict.add(
+            State.WARNING, "orphaned (no longer configured) but still active", "service-orphaned"
+        )
     if service.failure_ignored:
-        verdict.add(State.WARNING, "a failure was ignored (on-fail=ignore)")
+        verdict.add(
+            State.WARNING, "a failure was ignored (on-fail=ignore)", "service-failure-ignored"
+        )
     if not service.managed:
-        verdict.add(State.WARNING, "unmanaged")
+        verdict.add(State.WARNING, "unmanaged", "service-unmanaged")
     for node, count in sorted(service.fail_counts.items()):
         threshold = service.migration_threshold.get(node, 0)
         shown = "INFINITY" if count >= 1000000 else str(count)
@@ -144,23 +171,32 @@ def _pacemaker(
                 State.WARNING,
                 f"fail-count {shown} on {node} reached migration-threshold {threshold} "
                 f"(banned there until crm_resource --cleanup -r {service.name} -N {node})",
+                "service-banned",
+                f"crm_resource --cleanup -r {service.name} -N {node}",
             )
         elif 0 < threshold < 1000000 and count == threshold - 1:
             verdict.add(
                 State.WARNING,
                 f"fail-count {shown} on {node}, one below migration-threshold {threshold} "
                 "(the next failure moves it)",
+                "service-failcount",
             )
         elif count >= policy.failcount_warning:
-            verdict.add(State.WARNING, f"fail-count {shown} on {node}")
+            verdict.add(State.WARNING, f"fail-count {shown} on {node}", "service-failcount")
     for failure in failures:
         why = failure.exit_reason or failure.exit_status
         reason = f" ({why})" if why else ""
-        verdict.add(State.WARNING, f"failed {failure.task} on {failure.node}{reason}")
+        verdict.add(
+            State.WARNING,
+            f"failed {failure.task} on {failure.node}{reason}",
+            "service-failed-action",
+        )
     for constraint in leftovers:
         verdict.add(
             State.WARNING,
             f"leftover {constraint.id} (crm_resource --clear -r {constraint.resource})",
+            "service-leftover-constraint",
+            f"crm_resource --clear -r {constraint.resource}",
         )
     role = service.state
     if service.kind == "promotable" and service.promoted_nodes:
@@ -182,6 +218,7 @@ def evaluate(status: ServicesStatus, policy: ServicesPolicy) -> Report:
                 "",
                 State.CRITICAL,
                 (f"{status.manager} not running on this node ({status.error})",),
+                kinds=("service-manager-down",),
             )
         )
         return report
@@ -217,14 +254,21 @@ def evaluate(status: ServicesStatus, policy: ServicesPolicy) -> Report:
                     failure.resource,
                     State.WARNING,
                     (f"failed {failure.task} on {failure.node} (resource not configured)",),
+                    kinds=("service-failed-action",),
                 )
             )
     for selector in policy.include:
         if not any(selector in _names(s) for s in status.services):
-            report.findings.append(Finding(selector, State.CRITICAL, ("not configured",)))
+            report.findings.append(
+                Finding(
+                    selector, State.CRITICAL, ("not configured",), kinds=("service-not-configured",)
+                )
+            )
     if not report.findings:
         what = "no service matches -s/-x" if status.services else "no services configured"
-        report.findings.append(Finding("", State.UNKNOWN, (f"{what} in {status.source}",)))
+        report.findings.append(
+            Finding("", State.UNKNOWN, (f"{what} in {status.source}",), kinds=("service-none",))
+        )
     started = sum(1 for s in services if s.nodes or s.state == "started")
     failed = sum(1 for s in services if s.failed or s.state in ("failed", "recoverable"))
     report.perfdata += [
@@ -285,6 +329,7 @@ def _cluster_wide(status: ServicesStatus, services: list[Service]) -> list[Findi
                         f"stonith-enabled=false with {' and '.join(what)}: a split brain can "
                         "run them on both nodes (configure fencing)",
                     ),
+                    kinds=("service-no-fencing",),
                 )
             )
     for ticket in status.tickets:
@@ -297,6 +342,7 @@ def _cluster_wide(status: ServicesStatus, services: list[Service]) -> list[Findi
                         f"ticket {ticket.id} {ticket.status} (resources that need it stay "
                         "stopped here)",
                     ),
+                    kinds=("service-ticket-revoked",),
                 )
             )
         elif ticket.standby:
@@ -305,6 +351,7 @@ def _cluster_wide(status: ServicesStatus, services: list[Service]) -> list[Findi
                     "",
                     State.WARNING,
                     (f"ticket {ticket.id} in standby (resources that need it are stopped)",),
+                    kinds=("service-ticket-standby",),
                 )
             )
     return findings

@@ -75,6 +75,7 @@ def _check_disks(verdict: Verdict, domain: HypervisorDomain, expected_node: str 
             verdict.add(
                 State.WARNING,
                 f"disk {disk.target} is a local file {disk.source} (cannot fail over)",
+                "vm-disk-local",
             )
             continue
         device = disk.source if disk.type == "block" else disk.path
@@ -87,6 +88,7 @@ def _check_disks(verdict: Verdict, domain: HypervisorDomain, expected_node: str 
         verdict.add(
             State.WARNING,
             f"disk {disk.target} on {vg}, the VG of {short(owner)} (expected {expected_vg})",
+            "vm-disk-misplaced",
         )
 
 
@@ -146,6 +148,7 @@ def _evaluate_vm(
             verdict.add(
                 State.CRITICAL,
                 f"the cluster says {_names(cluster_nodes)}, libvirt says {_names(running_on)}",
+                "vm-placement-mismatch",
             )
     unclean = services.unclean_nodes if services is not None else []
     if cluster_nodes and all(c in unclean for c in cluster_nodes):
@@ -155,18 +158,22 @@ def _evaluate_vm(
                 State.CRITICAL,
                 f"reported only on UNCLEAN {_names(cluster_nodes)}: its state is unknown "
                 "until fencing succeeds",
+                "vm-unclean",
             )
     cluster_known = services is not None and services.running
     nowhere = not active and not cluster_nodes and not crashed_on and not disabled
     not_running = nowhere and not unreachable and (cluster_known or all_read)
     if not_running:
-        verdict.add(State.CRITICAL, "not running anywhere although it should (autostart)")
+        verdict.add(
+            State.CRITICAL, "not running anywhere although it should (autostart)", "vm-not-running"
+        )
     if vm.restricted and vm.preferred:
         outside = [r for r in running_on if not any(same_node(r, p) for p in vm.preferred)]
         if outside:
             verdict.add(
                 State.CRITICAL,
                 f"runs on {_names(outside)}, outside its restricted domain {vm.domain}",
+                "vm-outside-domain",
             )
     home = _home(vm, online)
     misplaced = False
@@ -176,6 +183,7 @@ def _evaluate_vm(
         verdict.add(
             State.WARNING,
             f"runs on {short(where[0])}, belongs on {short(home)} (failed over; {why})",
+            "vm-misplaced",
         )
         misplaced = True
     for domain in active:
@@ -186,7 +194,7 @@ def _evaluate_vm(
                 "vm-io-error",
             )
         elif domain.state == "paused":
-            verdict.add(State.WARNING, f"paused on {short(domain.node)}")
+            verdict.add(State.WARNING, f"paused on {short(domain.node)}", "vm-paused")
     if len(active) == 1:
         # The VG belongs to the VM's first node whether that node is up or not: failing
         # over moves the VM, never its disks.
@@ -253,11 +261,20 @@ def evaluate(
 ) -> Report:
     report = Report()
     for error in config.errors:
-        report.findings.append(Finding("", State.CRITICAL, (f"cluster config: {error}",)))
+        report.findings.append(
+            Finding(
+                "", State.CRITICAL, (f"cluster config: {error}",), kinds=("cluster-config-broken",)
+            )
+        )
     for view in views:
         if view.error:
             report.findings.append(
-                Finding("", State.UNKNOWN, (f"libvirt of {view.node} ({view.uri}): {view.error}",))
+                Finding(
+                    "",
+                    State.UNKNOWN,
+                    (f"libvirt of {view.node} ({view.uri}): {view.error}",),
+                    kinds=("vm-libvirt-unreadable",),
+                )
             )
     online = None
     if cluster is not None and cluster.running and cluster.nodes:
@@ -293,16 +310,24 @@ def evaluate(
                     ),
                     f"{domain.name}: libvirt {short(view.node)} ({domain.state}), "
                     "not in the cluster",
+                    ("vm-unmanaged",),
                 )
             )
     for name in policy.include:
         if name not in managed and not any(f.item == name for f in report.findings):
             report.findings.append(
-                Finding(name, State.CRITICAL, ("not configured in the cluster",))
+                Finding(
+                    name,
+                    State.CRITICAL,
+                    ("not configured in the cluster",),
+                    kinds=("vm-not-configured",),
+                )
             )
     if not report.findings:
         report.findings.append(
-            Finding("", State.UNKNOWN, (f"no VMs configured in {config.source}",))
+            Finding(
+                "", State.UNKNOWN, (f"no VMs configured in {config.source}",), kinds=("vm-none",)
+            )
         )
     report.perfdata += [
         Perf("vms_configured", len(vms), "", "", "", 0),

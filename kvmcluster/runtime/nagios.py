@@ -43,7 +43,9 @@ class ReportResource(nagiosplugin.Resource):
         try:
             self.report = self._build()
         except KvmclusterError as exc:
-            self.report = Report(findings=[Finding("", State.UNKNOWN, (str(exc),))])
+            self.report = Report(
+                findings=[Finding("", State.UNKNOWN, (str(exc),), kinds=("input-unreadable",))]
+            )
         return [nagiosplugin.Metric("report", self.report, context="report")]
 
 
