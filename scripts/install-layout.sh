@@ -20,7 +20,8 @@
 #   NRPEDIR/kvmcluster.cfg       icinga/nrpe.cfg with PLUGINDIR (conffile)
 #   /etc/kvmcluster/sudoers      icinga/sudoers, mode 0440 (conffile), not active: enable it
 #                                with `ln -s /etc/kvmcluster/sudoers /etc/sudoers.d/kvmcluster`
-#   /usr/share/kvmcluster/       examples (captures, descriptions) and the Icinga apply rules
+#   /usr/share/kvmcluster/       examples (captures, descriptions), the Icinga apply rules and
+#                                prometheus/ (alert rules, dashboard, textfile timer)
 set -eu
 
 [ $# -ge 3 ] || { echo "usage: $0 DESTDIR PLUGINDIR NRPEDIR [PYTHON]" >&2; exit 2; }
@@ -86,5 +87,11 @@ install -d "$share/examples" "$share/icinga"
 cp -R examples/. "$share/examples/"
 for file in icinga/*.conf; do
     [ "$file" = icinga/commands.conf ] || install -m 0644 "$file" "$share/icinga/"
+done
+# Prometheus: the alert rules (and their promtool tests), the Grafana dashboard, the systemd
+# timer of the textfile mode (README, Prometheus)
+install -d "$share/prometheus"
+for file in prometheus/*; do
+    install -m 0644 "$file" "$share/prometheus/"
 done
 find "$share" -type d -exec chmod 0755 {} + -o -type f -exec chmod 0644 {} +

@@ -338,6 +338,17 @@ def test_the_shipped_apply_rules_load_with_the_installed_checkcommands(installed
 
 
 @pytest.mark.real
+def test_the_prometheus_rules_ship_and_pass_their_unit_tests(installed):
+    shipped = Path("/usr/share/kvmcluster/prometheus")
+    for name in ("alerts.yml", "alerts_test.yml", "grafana-dashboard.json"):
+        assert (shipped / name).is_file(), name
+    if shutil.which("promtool") is None:
+        pytest.skip("promtool is not installed (prometheus)")
+    proc = sh("promtool", "test", "rules", str(shipped / "alerts_test.yml"), check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.real
 def test_purge_leaves_nothing_behind(installed):
     """Last test of the module: enable the sudoers rules the documented way, purge, and find
     no file of the package (nor the link) left, only the directories that existed before."""
