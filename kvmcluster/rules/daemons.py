@@ -89,7 +89,7 @@ def evaluate(
             report.findings.append(finding)
             checked.append(daemon)
     by_name = {f.item: f for f in report.findings}
-    missing = [d for d in checked if "not running" in by_name[d.name].problems]
+    missing = [d for d in checked if "daemon-missing" in by_name[d.name].kinds]
     to_start = {d.service for d in missing}
     stack = [d for d in checked if d.cluster_stack and d.kind == "process"]
     stack_down = bool(stack) and all(d in missing for d in stack)
