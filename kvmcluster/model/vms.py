@@ -67,6 +67,20 @@ class Disk:
     path: str = ""  # a storage-pool volume (pool/volume): its device, as libvirt resolves it
 
 
+# virDomainState numbers (libvirt's state() and getAllDomainStats, a test-driver file's
+# <test:runstate>) -> the names the model uses
+DOMAIN_STATES = {
+    0: "nostate",
+    1: "running",
+    2: "blocked",
+    3: "paused",
+    4: "shutdown",
+    5: "shutoff",
+    6: "crashed",
+    7: "pmsuspended",
+}
+
+
 @record
 class HypervisorDomain:
     node: str

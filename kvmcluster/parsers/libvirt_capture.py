@@ -11,22 +11,13 @@ the file it names is never opened.
 from __future__ import annotations
 
 from kvmcluster.errors import ParseError
-from kvmcluster.model.vms import Disk, HypervisorDomain, HypervisorView
+from kvmcluster.model.vms import DOMAIN_STATES, HypervisorDomain, HypervisorView
+from kvmcluster.parsers.libvirt_xml import disks_of
 from kvmcluster.parsers.values import parser
 
 TEST_NS = "http://libvirt.org/schemas/domain/test/1.0"
 RUNSTATE = f"{{{TEST_NS}}}runstate"
-# virDomainState numbers, as <test:runstate> gives them (none: running)
-STATES = {
-    0: "nostate",
-    1: "running",
-    2: "blocked",
-    3: "paused",
-    4: "shutdown",
-    5: "shutoff",
-    6: "crashed",
-    7: "pmsuspended",
-}
+STATES = DOMAIN_STATES  # as <test:runstate> gives them (none: running)
 
 
 def _parser():
@@ -113,28 +104,8 @@ def _domain(element, source: str, node: str) -> HypervisorDomain:
         state = STATES[int(text)]
     found = HypervisorDomain(node, name, state)
     if found.active:  # as the live reader: only a running VM's disks are checked
-        found.disks = _disks(element, source)
+        found.disks = disks_of(element)
     return found
-
-
-def _disks(element, source: str) -> list[Disk]:
-    disks = []
-    for disk in element.iterfind("devices/disk"):
-        if disk.get("device", "disk") not in ("disk", "lun"):
-            continue  # cdrom, floppy: no VM data
-        disk_source = disk.find("source")
-        target = disk.find("target")
-        kind = disk.get("type", "file")
-        if disk_source is None:
-            continue
-        if kind == "network":
-            path = f"{disk_source.get('protocol', 'network')}:{disk_source.get('name', '')}"
-        elif kind == "volume":
-            path = f"{disk_source.get('pool', '')}/{disk_source.get('volume', '')}"
-        else:
-            path = disk_source.get("dev") or disk_source.get("file") or ""
-        disks.append(Disk(target.get("dev", "?") if target is not None else "?", path, kind))
-    return disks
 
 
 def read_libvirt_capture(path: str, node: str, label: str) -> HypervisorView:

@@ -10,11 +10,16 @@ from kvmcluster.parsers.xmltext import parse_xml
 @parser("libvirt domain XML")
 def domain_disks(xml: str, source: str = "libvirt domain XML") -> list[Disk]:
     """Malformed XML (or a DTD, which libvirt never writes) raises ParseError."""
-    root = parse_xml(xml, source, ("domain",))
+    return disks_of(parse_xml(xml, source, ("domain",)))
+
+
+def disks_of(domain) -> list[Disk]:
+    """The disks of a <domain> element (ElementTree or lxml: the same calls), CD-ROMs and
+    floppies left out: they hold no VM data."""
     disks = []
-    for disk in root.iterfind("devices/disk"):
+    for disk in domain.iterfind("devices/disk"):
         if disk.get("device", "disk") not in ("disk", "lun"):
-            continue  # cdrom, floppy: no VM data
+            continue
         source_element = disk.find("source")
         target = disk.find("target")
         kind = disk.get("type", "file")

@@ -19,19 +19,9 @@ from __future__ import annotations
 
 import threading
 
-from kvmcluster.model.vms import HypervisorDomain, HypervisorView
+from kvmcluster.model.vms import DOMAIN_STATES, HypervisorDomain, HypervisorView
 from kvmcluster.runtime.command import Deadline
 
-_STATES = {
-    0: "nostate",
-    1: "running",
-    2: "blocked",
-    3: "paused",
-    4: "shutdown",
-    5: "shutoff",
-    6: "crashed",
-    7: "pmsuspended",
-}
 # state -> reason code -> name (virDomainPausedReason, ...); only the reasons a rule may use
 _REASONS = {
     "paused": {
@@ -96,7 +86,7 @@ def _volume_path(libvirt, connection, source: str, pools: dict) -> str:
 
 
 def _domain(node: str, name: str, state_code: int, reason_code: int) -> HypervisorDomain:
-    state = _STATES.get(state_code, "nostate")
+    state = DOMAIN_STATES.get(state_code, "nostate")
     reason = _REASONS.get(state, {}).get(reason_code, "")
     return HypervisorDomain(node, name, state, reason=reason)
 
