@@ -213,7 +213,9 @@ def collect(
             manifest["inputs"].append(entry)
         from kvmcluster.checks.vm_alloc import default_libvirt
 
-        default = default_libvirt(getattr(checked, "target", None))
+        default = default_libvirt(
+            getattr(checked, "target", None), getattr(checked, "options", None)
+        )
         for target_node, uri in libvirt or default:
             manifest["inputs"].append(_capture_libvirt(checked, directory, target_node, uri))
         if vgs:

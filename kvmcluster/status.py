@@ -122,7 +122,7 @@ def _vm_alloc(node, cap):
             cib_file=None,
             clustat_file=None,
             crm_mon_file=None,
-            libvirt=default_libvirt(getattr(node, "target", None)),
+            libvirt=default_libvirt(getattr(node, "target", None), getattr(node, "options", None)),
             sudo=False,
             live_cluster_conf=True,
         )

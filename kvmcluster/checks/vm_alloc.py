@@ -85,12 +85,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def default_libvirt(ssh: str | None) -> list[tuple[str, str]]:
-    """This node's hypervisor: qemu:///system, or qemu+ssh:// to the --ssh node."""
-    if ssh:
-        host = ssh.rsplit("@", 1)[-1]
-        return [(host, f"qemu+ssh://{ssh}/system")]
-    return [(os.uname().nodename, "qemu:///system")]
+def default_libvirt(ssh: str | None, options: list[str] | None = None) -> list[tuple[str, str]]:
+    """This node's hypervisor: qemu:///system, or qemu+ssh:// to the --ssh node, with the
+    --ssh-option Port, User, IdentityFile and StrictHostKeyChecking=no that libvirt's ssh
+    transport can carry (port, user, keyfile=, no_verify=1; `options` are the validated
+    `Name=value` forms); the others stay in the monitoring user's ~/.ssh/config."""
+    if not ssh:
+        return [(os.uname().nodename, "qemu:///system")]
+    from urllib.parse import quote
+
+    user, _, host = ssh.rpartition("@")
+    given = dict(option.split("=", 1) for option in options or [])
+    user = given.get("User", user)
+    port = f":{given['Port']}" if "Port" in given else ""
+    query = []
+    if "IdentityFile" in given:
+        query.append("keyfile=" + quote(given["IdentityFile"], safe="/~"))
+    if given.get("StrictHostKeyChecking", "").lower() == "no":
+        query.append("no_verify=1")
+    login = f"{user}@" if user else ""
+    uri = f"qemu+ssh://{login}{host}{port}/system" + ("?" + "&".join(query) if query else "")
+    return [(host.strip("[]"), uri)]
+
+
+def _ssh_options(args) -> list[str]:
+    from kvmcluster.sources.ssh_options import validate_options
+
+    return validate_options(getattr(args, "ssh_option", None))
 
 
 def _stack(node, args) -> str:
@@ -140,7 +161,7 @@ def _run(argv: list[str] | None) -> None:
             cib_file=args.cib_file,
             clustat_file=args.clustat_file,
             crm_mon_file=args.crm_mon_file,
-            libvirt=args.libvirt or default_libvirt(args.ssh),
+            libvirt=args.libvirt or default_libvirt(args.ssh, _ssh_options(args)),
             sudo=args.sudo,
             live_cluster_conf=args.cluster_conf is None,
         )
