@@ -106,6 +106,8 @@ def build_report(
         from kvmcluster.sources.libvirt import read_hypervisors
 
         for view in read_hypervisors([("local", libvirt)], node.deadline):
+            if view.error:
+                policy.libvirt_error = f"libvirt {libvirt}: {view.error}"
             policy.vm_lvs += [
                 d.source
                 for dom in view.domains

@@ -55,6 +55,7 @@ class LvmPolicy:
     free_warning: FreeLimit | None = None
     free_critical: FreeLimit | None = None
     vm_lvs: list[str] = factory(list)  # LV paths of VMs running on this node
+    libvirt_error: str = ""  # --libvirt was asked for and could not be read: why
 
 
 def filter_accepts(patterns: list[str], device: str) -> bool:
@@ -256,6 +257,15 @@ def evaluate(
             result.findings.append(
                 Finding("", State.WARNING, (where + text,), kinds=("lvm-filter",))
             )
+    if policy.libvirt_error:
+        result.findings.append(
+            Finding(
+                "",
+                State.UNKNOWN,
+                (f"{policy.libvirt_error}: the LVs of running VMs were not checked",),
+                kinds=("lv-libvirt-unreadable",),
+            )
+        )
     if not result.findings:
         result.findings.append(
             Finding(
