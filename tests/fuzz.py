@@ -45,15 +45,10 @@ TIMEOUT = 3  # the -t of every run that has one (plugins, status, lint)
 SLACK = 1.0  # a run may take -t + SLACK seconds
 NO_T_LIMIT = 10.0  # import and generate have no -t: they may take this long
 
-ENTRY_POINTS = {
-    "check_drbd": "kvmcluster.checks.drbd",
-    "check_cluster": "kvmcluster.checks.cluster",
-    "check_cluster_services": "kvmcluster.checks.services",
-    "check_cluster_daemons": "kvmcluster.checks.daemons",
-    "check_vm_alloc": "kvmcluster.checks.vm_alloc",
-    "check_cluster_lvm": "kvmcluster.checks.lvm",
-    "kvmcluster": "kvmcluster.cli",
-}
+if str(REPO) not in sys.path:  # run as a script: tests.* is found from the top of the tree
+    sys.path.insert(0, str(REPO))
+from tests.plugin_cases import ENTRY_POINTS  # noqa: E402
+
 N05, N06 = "node05.c01.cloud.agarik.com", "node06.c01.cloud.agarik.com"
 
 

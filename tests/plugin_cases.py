@@ -21,16 +21,21 @@ PLUGINS = (
     "check_cluster_lvm",
 )
 
-# command -> the module whose main() its console script runs
-ENTRY_POINTS = {
-    "check_drbd": "kvmcluster.checks.drbd",
-    "check_cluster": "kvmcluster.checks.cluster",
-    "check_cluster_services": "kvmcluster.checks.services",
-    "check_cluster_daemons": "kvmcluster.checks.daemons",
-    "check_vm_alloc": "kvmcluster.checks.vm_alloc",
-    "check_cluster_lvm": "kvmcluster.checks.lvm",
-    "kvmcluster": "kvmcluster.cli",
-}
+
+def _entry_points() -> dict[str, str]:
+    """command -> the module whose main() its console script runs, as setup.cfg declares them."""
+    import configparser
+
+    config = configparser.ConfigParser()
+    config.read(REPO / "setup.cfg")
+    found = {}
+    for line in config["options.entry_points"]["console_scripts"].strip().splitlines():
+        command, _, target = (part.strip() for part in line.partition("="))
+        found[command] = target.partition(":")[0]
+    return found
+
+
+ENTRY_POINTS = _entry_points()
 
 # fixture prefix -> (plugin, option) pairs that read it alone
 _BY_PREFIX = {

@@ -14,10 +14,13 @@ import pytest
 from tests import live_pacemaker
 from tests.plugin_runner import REPO
 
+# The tools that pick their victims by name, spelled in two parts so that this guard is not
+# itself a line that kills by name.
+PKILL, KILLALL = "p" + "kill", "kill" + "all"
 # a kill that picks its victims by name or by open file, not by a PID the caller holds
 BY_NAME = [
-    re.compile(r"\bpkill\b"),
-    re.compile(r"\bkillall\b"),
+    re.compile(rf"\b{PKILL}\b"),
+    re.compile(rf"\b{KILLALL}\b"),
     re.compile(r"\bfuser\b.*\s-\w*k"),
     re.compile(r"\bkill\b.*\$\(\s*(pgrep|pidof)\b"),
     re.compile(r"\b(pgrep|pidof)\b.*\|\s*xargs\s+(-\S+\s+)*kill\b"),
@@ -59,8 +62,8 @@ def test_nothing_in_the_tree_kills_processes_by_name():
 
 def test_the_patterns_catch_what_they_are_for():
     caught = [
-        'subprocess.run(["pkill", "-KILL", "-f", "/usr/lib/pacemaker/pacemaker-"])',
-        "killall -9 corosync",
+        f'subprocess.run(["{PKILL}", "-KILL", "-f", "/usr/lib/pacemaker/pacemaker-"])',
+        f"{KILLALL} -9 corosync",
         "fuser -k -n tcp 5666",
         "kill -9 $(pgrep nrpe)",
         "pgrep -f libvirtd | xargs -r kill",

@@ -15,17 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.plugin_cases import ENTRY_POINTS
 from tests.plugin_runner import FIXTURES, REPO
 
 ICINGA = REPO / "icinga"
-PLUGIN_MODULES = {
-    "check_drbd": "kvmcluster.checks.drbd",
-    "check_cluster": "kvmcluster.checks.cluster",
-    "check_cluster_services": "kvmcluster.checks.services",
-    "check_cluster_daemons": "kvmcluster.checks.daemons",
-    "check_vm_alloc": "kvmcluster.checks.vm_alloc",
-    "check_cluster_lvm": "kvmcluster.checks.lvm",
-}
 
 
 def plugin_parser(plugin: str):
@@ -35,7 +28,7 @@ def plugin_parser(plugin: str):
         from kvmcluster.cli import build_parser
 
         return build_parser()
-    return importlib.import_module(PLUGIN_MODULES[plugin]).build_parser()
+    return importlib.import_module(ENTRY_POINTS[plugin]).build_parser()
 
 
 def option_strings(parser) -> set[str]:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.plugin_cases import ENTRY_POINTS
 from tests.plugin_runner import FIXTURES, REPO
 
 ICINGA2 = "/usr/sbin/icinga2"
@@ -137,16 +138,7 @@ class Tree:
             shutil.copytree(Path(nagiosplugin.__file__).parent, lib / "nagiosplugin")
             self.fixtures = shutil.copytree(FIXTURES, root / "fixtures")
             self.captures = shutil.copytree(REPO / "examples" / "captures", root / "captures")
-            modules = {
-                "check_drbd": "kvmcluster.checks.drbd",
-                "check_cluster": "kvmcluster.checks.cluster",
-                "check_cluster_services": "kvmcluster.checks.services",
-                "check_cluster_daemons": "kvmcluster.checks.daemons",
-                "check_vm_alloc": "kvmcluster.checks.vm_alloc",
-                "check_cluster_lvm": "kvmcluster.checks.lvm",
-                "kvmcluster": "kvmcluster.cli",
-            }
-            for plugin, module in modules.items():
+            for plugin, module in ENTRY_POINTS.items():
                 wrapper = self.plugin_dir / plugin
                 wrapper.write_text(
                     f'#!/bin/sh\nPYTHONPATH={lib} exec /usr/bin/python3 -c "import sys; '

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.plugin_cases import CAPTURES, REPO
+from tests.plugin_cases import CAPTURES, ENTRY_POINTS, REPO
 
 HEALTHY = CAPTURES / "healthy"
 NODE05 = "node05.c01.cloud.agarik.com"
@@ -29,15 +29,9 @@ from ENTRY import main
 main()
 """
 
-ENTRIES = {
-    "check_vm_alloc": "kvmcluster.checks.vm_alloc",
-    "check_cluster_lvm": "kvmcluster.checks.lvm",
-    "check_drbd": "kvmcluster.checks.drbd",
-}
-
 
 def run_without_libvirt(command: str, *args: str) -> subprocess.CompletedProcess:
-    code = WITHOUT_LIBVIRT.replace("COMMAND", repr(command)).replace("ENTRY", ENTRIES[command])
+    code = WITHOUT_LIBVIRT.replace("COMMAND", repr(command)).replace("ENTRY", ENTRY_POINTS[command])
     return subprocess.run(
         [sys.executable, "-c", code, *args],
         capture_output=True,
