@@ -29,6 +29,9 @@ LVS = "lvs.txt"
 LVMCONFIG = "lvmconfig.txt"
 HOSTNAME = "hostname.txt"
 MANIFEST = "MANIFEST.json"
+COROSYNC_CONF = "corosync.conf"  # /etc/corosync/corosync.conf
+DRBD_VERSION = "drbdadm-version.txt"  # `drbdadm --version`: utils and kernel module versions
+KERNEL_LOG = "dmesg.txt"  # the kernel messages (DRBD split-brain lines)
 LIBVIRT_PREFIX = "libvirt-"  # libvirt-NODE.xml: the node's domains as a libvirt test driver file
 VG_MAP = "vg-map.txt"  # NODE=VG lines: the volume group of each node's VMs
 # Tools whose error output is itself the state ("Cannot open connection to cman", crm_mon's
