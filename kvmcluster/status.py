@@ -12,6 +12,7 @@ import time
 from kvmcluster import capture as c
 from kvmcluster.errors import KvmclusterError
 from kvmcluster.model.findings import Finding, Report, State
+from kvmcluster.model.vms import same_node, vg_of
 from kvmcluster.output.status import SCHEMA_VERSION, render_text, to_json, worst  # noqa: F401
 
 AREAS = [
@@ -41,15 +42,34 @@ def _drbd(node, cap):
         return evaluate(DrbdStatus(source=c.PROC_DRBD, loaded=False), DrbdPolicy())
     if proc:
         try:
-            return build_report(node, proc_file=proc, drbd_conf=conf)
+            return _drbd_with_vms(node, cap, proc_file=proc, drbd_conf=conf)
         except KvmclusterError:
             if not (cap.file(c.DRBD_JSON) or cap.file(c.DRBD_EVENTS)):
                 raise
     if cap.file(c.DRBD_JSON):
-        return build_report(node, json_file=cap.file(c.DRBD_JSON), drbd_conf=conf)
+        return _drbd_with_vms(node, cap, json_file=cap.file(c.DRBD_JSON), drbd_conf=conf)
     if cap.file(c.DRBD_EVENTS):
-        return build_report(node, events_file=cap.file(c.DRBD_EVENTS), drbd_conf=conf)
+        return _drbd_with_vms(node, cap, events_file=cap.file(c.DRBD_EVENTS), drbd_conf=conf)
     return None
+
+
+def _drbd_with_vms(node, cap, **files):
+    """check_drbd --libvirt on a capture: a resource in trouble names the VMs running on its
+    VGs on the captured node (its libvirt view, the captured pvs); without them, or when they
+    cannot be read (the LVM and VM areas say why), the DRBD report alone."""
+    from kvmcluster.checks.drbd import build_report
+
+    views = [v for v in cap.libvirt_views() if _same_node(v.node, node.name)]
+    if views and cap.file(c.PVS):
+        try:
+            return build_report(node, pvs_file=cap.file(c.PVS), views=views, **files)
+        except KvmclusterError:
+            pass
+    return build_report(node, **files)
+
+
+def _same_node(a: str, b: str) -> bool:
+    return a == b or a.split(".", 1)[0] == b.split(".", 1)[0]
 
 
 def _cluster(node, cap):
@@ -86,6 +106,15 @@ def _services(node, cap):
     if cap is None:
         return build_report(node)
     if cap.file(c.CLUSTAT):
+        # check_cluster_services --cluster-conf: autostart="0" is disabled on purpose. A capture's
+        # cluster.conf that does not parse is not used (as live; the lint says why).
+        if cap.file(c.CLUSTER_CONF):
+            try:
+                return build_report(
+                    node, clustat_file=cap.file(c.CLUSTAT), cluster_conf=cap.file(c.CLUSTER_CONF)
+                )
+            except KvmclusterError:
+                pass
         return build_report(node, clustat_file=cap.file(c.CLUSTAT))
     if cap.file(c.CRM_MON):
         return build_report(node, crm_mon_file=cap.file(c.CRM_MON), cib_file=cap.file(c.CIB))
@@ -206,40 +235,308 @@ def build_areas(node, cap) -> list[dict]:
                 "captured": True,
                 "report": report,
                 "noun": noun,
-                "advice": advice(key, report),
             }
         )
+    inputs = AdviceInputs(node, cap, areas)  # the advice may use what every area read
+    for area in areas:
+        if area["captured"]:
+            area["advice"] = advice(area["name"], area["report"], inputs)
     return areas
 
 
 # --- what to do next ------------------------------------------------------------------------
 
 
-def advice(area: str, report: Report) -> list[str]:
+def advice(area: str, report: Report, inputs: AdviceInputs | None = None) -> list[str]:
+    """What to type next for the well-known failures, chosen by the findings' kinds: the shell
+    lines of kvmcluster.advice (commands and `# ` comments), right for the DRBD version and the
+    stack; `inputs` gives what the findings do not say (the VGs and VMs on a resource, who owns
+    a VM, its home node), read only when a finding asks for it."""
+    from kvmcluster import advice as steps
+
+    inputs = inputs or AdviceInputs(None, None, [])
     tips: list[str] = []
     for finding in report.findings:
-        if area == "drbd" and "drbd-standalone" in finding.kinds:
-            name = finding.item
+        kinds = finding.kinds
+        if area == "drbd" and "drbd-standalone" in kinds:
+            tips += steps.split_brain_steps(**inputs.split_brain(finding.item))
+        elif area == "vm_alloc" and "vm-active-twice" in kinds:
+            owner, others = inputs.copies(finding.item)
+            tips += steps.vm_active_twice(finding.item, owner, others, inputs.stack)
+        elif area == "vm_alloc" and "vm-misplaced" in kinds:
+            tips += inputs.recovery(finding.item, "started")
+        elif area == "services" and not {"service-failed", "service-blocked"}.isdisjoint(kinds):
+            tips += inputs.recovery(finding.item, "failed")
+        elif area == "services" and not {"service-stopped", "service-disabled"}.isdisjoint(kinds):
+            state = "stopped" if "service-stopped" in kinds else "disabled"
+            tips += inputs.recovery(finding.item, state)
+        if area == "cluster" and "cluster-not-quorate" in kinds:
             tips.append(
-                f"split brain on {name}: pick the victim node (its writes since the split are "
-                f"lost). On the victim: drbdadm disconnect {name}; drbdadm secondary {name}; "
-                f"drbdadm connect --discard-my-data {name} (8.4: drbdadm -- --discard-my-data "
-                f"connect {name}). On the survivor: drbdadm connect {name}. Then wait for the "
-                "resync (SyncSource/SyncTarget) before making the victim Primary again."
-            )
-        if area == "vm_alloc" and "vm-active-twice" in finding.kinds:
-            tips.append(
-                f"{finding.item}: {finding.fix} now, then "
-                "check its filesystems (fsck) before starting it again through the cluster."
-            )
-        if area == "cluster" and "cluster-not-quorate" in finding.kinds:
-            tips.append(
-                "no quorum: services stop. Bring the missing nodes back; never force "
+                "# no quorum: services stop. Bring the missing nodes back; never force "
                 "quorum (cman_tool expected -e 1) while another partition may still run VMs."
             )
     if area == "daemons" and report.fix:
-        tips.append(f"start the stack in this order: {report.fix}")
+        tips += steps.start_order(**inputs.start_order())
     return tips
+
+
+class AdviceInputs:
+    """The facts the advice needs beyond the findings, from the same node or capture the areas
+    were read from, each read once and only when a finding asks for it (a healthy node pays
+    nothing). An input that cannot be read leaves the advice without it (the area that reads
+    it says why)."""
+
+    def __init__(self, node, cap, areas: list[dict]):
+        self.node, self.cap = node, cap
+        self.reports = {a["name"]: a["report"] for a in areas if a.get("captured")}
+        self._cache: dict[str, object] = {}
+
+    def _once(self, key: str, load):
+        if key not in self._cache:
+            try:
+                self._cache[key] = load() if self.node is not None else None
+            except (KvmclusterError, OSError):
+                self._cache[key] = None
+        return self._cache[key]
+
+    @property
+    def stack(self) -> str:
+        def load():
+            from kvmcluster.sources.cluster import detect_stack
+
+            return "pacemaker" if detect_stack(self.node) in ("pacemaker", "corosync") else "cman"
+
+        return self._once("stack", load) or "cman"
+
+    def drbd(self):
+        """The DRBD state, its minors named from drbd.conf (None: not readable)."""
+
+        def load():
+            from kvmcluster.rules.drbd import name_minors
+            from kvmcluster.sources.drbd import load_drbd_status
+
+            cap = self.cap
+            if cap is None:
+                status = load_drbd_status(self.node, None, None, None, False, None)
+                return name_minors(status, self.configured())
+            for position, name in enumerate((c.PROC_DRBD, c.DRBD_JSON, c.DRBD_EVENTS)):
+                if not cap.file(name):
+                    continue
+                paths: list = [None, None, None]
+                paths[position] = cap.file(name)
+                try:
+                    status = load_drbd_status(self.node, *paths, False, None)
+                except KvmclusterError:
+                    continue
+                if not status.is_drbd9_without_resources:
+                    return name_minors(status, self.configured())
+            return None
+
+        return self._once("drbd", load)
+
+    def configured(self) -> list:
+        """The resources of drbd.conf (the node's, or the capture's)."""
+
+        def load():
+            from kvmcluster.sources.drbd import load_configured_resources
+
+            if self.cap is None:
+                return load_configured_resources(self.node, None, True)
+            conf = self.cap.file(c.DRBD_CONF)
+            return load_configured_resources(self.node, conf, False) if conf else None
+
+        return self._once("configured", load) or []
+
+    def pvs(self) -> list:
+        def load():
+            from kvmcluster.sources.lvm import load_pvs
+
+            if self.cap is not None:
+                path = self.cap.file(c.PVS)
+                return load_pvs(self.node, path, False) if path else []
+            return load_pvs(self.node, None, False)
+
+        return self._once("pvs", load) or []
+
+    def placement(self):
+        """The cluster's config, its placement and the hypervisors (sources.vm_alloc)."""
+
+        def load():
+            from kvmcluster.sources.vm_alloc import load_vm_alloc
+
+            cap = self.cap
+            if cap is None:
+                from kvmcluster.checks.vm_alloc import CLUSTER_CONF, default_libvirt, live_stack
+
+                node = self.node
+                libvirt = default_libvirt(getattr(node, "target", None), getattr(node, "options", None))
+                found = load_vm_alloc(
+                    node, live_stack(node), cluster_conf=CLUSTER_CONF, cib_file=None,
+                    clustat_file=None, crm_mon_file=None, libvirt=libvirt, sudo=False,
+                    live_cluster_conf=True,
+                )  # fmt: skip
+            elif cap.file(c.CLUSTER_CONF) or cap.file(c.CIB):
+                cman = bool(cap.file(c.CLUSTER_CONF))
+                found = load_vm_alloc(
+                    self.node, "cman" if cman else "pacemaker",
+                    cluster_conf=cap.file(c.CLUSTER_CONF) or "", cib_file=cap.file(c.CIB),
+                    clustat_file=cap.file(c.CLUSTAT) if cman else None,
+                    crm_mon_file=None if cman else cap.file(c.CRM_MON),
+                    libvirt=[], sudo=False, views=cap.libvirt_views(),
+                )  # fmt: skip
+            else:
+                return None
+            return None if found.config_error else found
+
+        return self._once("placement", load)
+
+    # --- what each piece of advice is given ---------------------------------------------------
+
+    def _peer(self, resource: str) -> str:
+        here = self.node.name if self.node is not None else ""
+        for configured in self.configured():
+            if configured.name == resource:
+                for host in configured.hosts:
+                    if not same_node(host, here):
+                        return host
+        found = self.drbd()
+        if found is not None:
+            for res in found.resources:
+                for conn in res.connections if res.name == resource else ():
+                    if conn.peer_name:
+                        return conn.peer_name
+        for node in self._cluster_nodes():
+            if not same_node(node, here):
+                return node
+        return "the peer"
+
+    def _cluster_nodes(self) -> list[str]:
+        found = self.placement()
+        return list(found.config.nodes) if found is not None and found.config else []
+
+    def _vgs_of(self, resource: str) -> list[str]:
+        found = self.drbd()
+        if found is None:
+            return []
+        minors = {m for r in found.resources if r.name == resource for m in r.minors}
+        devices = {f"/dev/drbd{m}" for m in minors} | {f"/dev/drbd/by-res/{resource}"}
+        vgs = []
+        for pv in self.pvs():
+            on = pv.name in devices or pv.name.startswith(f"/dev/drbd/by-res/{resource}/")
+            if pv.vg and on and pv.vg not in vgs:
+                vgs.append(pv.vg)
+        return vgs
+
+    def _vms_on(self, vgs: list[str], node: str) -> list[str]:
+        found = self.placement()
+        views = found.views if found is not None else []
+        if found is None and self.cap is not None:
+            views = self.cap.libvirt_views()
+        vms = set()
+        for view in views or ():
+            if view.error or not same_node(view.node, node):
+                continue
+            for domain in view.domains:
+                for disk in domain.disks if domain.active else ():
+                    device = disk.source if disk.type == "block" else disk.path
+                    if device and vg_of(device) in vgs:
+                        vms.add(domain.name)
+        return sorted(vms)
+
+    def split_brain(self, resource: str) -> dict:
+        """split_brain_steps' arguments: this node is the victim (the header says to swap)."""
+        found = self.drbd()
+        victim = self.node.name if self.node is not None else "this node"
+        vgs = self._vgs_of(resource)
+        dual = True
+        if found is not None:
+            dual = any(
+                r.role == "Primary" and any(x.peer_role == "Primary" for x in r.connections)
+                for r in found.resources
+            ) or not any(r.connections for r in found.resources if r.name != resource)
+        return {
+            "resource": resource,
+            "vgs": vgs,
+            "vms": self._vms_on(vgs, victim) if vgs else [],
+            "drbd_version": (found.version if found is not None else None) or "8.4",
+            "victim": victim,
+            "survivor": self._peer(resource),
+            "stack": self.stack,
+            "dual_primary": dual,
+        }
+
+    def copies(self, vm: str) -> tuple[str | None, list[str]]:
+        """Where a VM runs twice: the copy the cluster owns, and the others."""
+        found = self.placement()
+        if found is None:
+            return None, []
+        running = [
+            d.node
+            for v in found.views or ()
+            if not v.error
+            for d in v.domains
+            if d.name == vm and d.active
+        ]
+        service = self._service(vm)
+        owners = ([service.owner] if service.owner else list(service.nodes)) if service else []
+        owner = next((n for n in running if any(same_node(n, o) for o in owners)), None)
+        return owner, [n for n in running if n != owner]
+
+    def _service(self, vm: str):
+        found = self.placement()
+        if found is None or found.services is None:
+            return None
+        from kvmcluster.advice import service_name
+
+        names = {vm, service_name(vm), f"vm-{vm}"}
+        for managed in found.config.vms if found.config else ():
+            if managed.name == vm and managed.resource:
+                names.add(managed.resource)
+        return next((s for s in found.services.services if s.name in names), None)
+
+    def _home(self, vm: str) -> str | None:
+        found = self.placement()
+        for managed in found.config.vms if found is not None and found.config else ():
+            if vm in (managed.name, managed.resource) and managed.ordered and managed.preferred:
+                return managed.preferred[0]
+        return None
+
+    def recovery(self, item: str, state: str) -> list[str]:
+        """clusvcadm (rgmanager) or pcs (Pacemaker) lines for a VM or service in `state`."""
+        from kvmcluster import advice as steps
+
+        name = item.split(":", 1)[1] if item.startswith(("vm:", "service:")) else item
+        service = self._service(name)
+        owner = service.owner if service is not None else None
+        if self.stack == "pacemaker":
+            vm = item[3:] if item.startswith("vm-") else item
+            if service is None or service.name != f"vm-{vm}":
+                return []  # not a VM resource of pcs-setup.sh
+            nodes = service.nodes
+            return steps.pacemaker_recovery(vm, state, nodes[0] if nodes else None, self._home(vm))
+        return steps.rgmanager_recovery(item, state, owner, self._home(name))
+
+    def start_order(self) -> dict:
+        """start_order's arguments: the DRBD resources configured but not up (all of drbd.conf
+        when the module is not loaded), the VGs on DRBD devices the inputs know."""
+        drbd = self.reports.get("drbd")
+        kinds = {k for f in drbd.findings for k in f.kinds} if drbd is not None else set()
+        found = self.drbd()
+        configured = [r.name for r in self.configured()]
+        if "drbd-not-loaded" in kinds and configured:
+            resources = configured
+        else:
+            resources = [f.item for f in drbd.findings if "drbd-not-up" in f.kinds] if drbd else []
+        vgs = []
+        for pv in self.pvs():
+            if pv.vg and pv.name.startswith("/dev/drbd") and pv.vg not in vgs:
+                vgs.append(pv.vg)
+        lvm = self.reports.get("lvm")
+        for f in lvm.findings if lvm is not None else ():
+            if "vg-missing" in f.kinds and f.item and f.item not in vgs:
+                vgs.append(f.item)
+        version = (found.version if found is not None else None) or "8.4"
+        return {"stack": self.stack, "resources": resources, "vgs": vgs, "drbd_version": version}
 
 
 def _capture_node(cap, deadline):

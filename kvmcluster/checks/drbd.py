@@ -119,8 +119,10 @@ def build_report(
     status_file: str | None = None,
     libvirt: str | None = None,
     pvs_file: str | None = None,
+    views: list | None = None,
 ):
-    """Source -> parser -> rules: the Report check_drbd prints (also used by status)."""
+    """Source -> parser -> rules: the Report check_drbd prints (also used by status).
+    views: hypervisor views already read (a capture's), instead of reading `libvirt`."""
     from kvmcluster.rules.drbd import DrbdPolicy, evaluate
     from kvmcluster.sources.drbd import load_configured_resources, load_drbd_status
 
@@ -128,15 +130,17 @@ def build_report(
     status = load_drbd_status(node, proc_file, json_file, events_file, sudo, status_file)
     configured = load_configured_resources(node, drbd_conf, live)
     report = evaluate(status, policy or DrbdPolicy(), configured)
-    if not libvirt:
+    if not (libvirt or views):
         return report
     from kvmcluster.rules.drbd import name_minors
     from kvmcluster.rules.drbd_vms import name_affected_vms, vms_by_resource
-    from kvmcluster.sources.libvirt import read_hypervisors
     from kvmcluster.sources.lvm import load_pvs
 
     named = name_minors(status, configured)
-    views = read_hypervisors([(node.name, libvirt)], node.deadline)
+    if views is None:
+        from kvmcluster.sources.libvirt import read_hypervisors
+
+        views = read_hypervisors([(node.name, libvirt)], node.deadline)
     usage = vms_by_resource(named, load_pvs(node, pvs_file, sudo), views)
     return name_affected_vms(report, named, usage)
 
