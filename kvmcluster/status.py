@@ -59,17 +59,13 @@ def _drbd_with_vms(node, cap, **files):
     cannot be read (the LVM and VM areas say why), the DRBD report alone."""
     from kvmcluster.checks.drbd import build_report
 
-    views = [v for v in cap.libvirt_views() if _same_node(v.node, node.name)]
+    views = [v for v in cap.libvirt_views() if same_node(v.node, node.name)]
     if views and cap.file(c.PVS):
         try:
             return build_report(node, pvs_file=cap.file(c.PVS), views=views, **files)
         except KvmclusterError:
             pass
     return build_report(node, **files)
-
-
-def _same_node(a: str, b: str) -> bool:
-    return a == b or a.split(".", 1)[0] == b.split(".", 1)[0]
 
 
 def _cluster(node, cap):
