@@ -365,7 +365,8 @@ class AdviceInputs:
                 from kvmcluster.checks.vm_alloc import CLUSTER_CONF, default_libvirt, live_stack
 
                 node = self.node
-                libvirt = default_libvirt(getattr(node, "target", None), getattr(node, "options", None))
+                target, options = getattr(node, "target", None), getattr(node, "options", None)
+                libvirt = default_libvirt(target, options)
                 found = load_vm_alloc(
                     node, live_stack(node), cluster_conf=CLUSTER_CONF, cib_file=None,
                     clustat_file=None, crm_mon_file=None, libvirt=libvirt, sudo=False,
@@ -519,7 +520,7 @@ class AdviceInputs:
         kinds = {k for f in drbd.findings for k in f.kinds} if drbd is not None else set()
         found = self.drbd()
         configured = [r.name for r in self.configured()]
-        if "drbd-not-loaded" in kinds and configured:
+        if (drbd is None or "drbd-not-loaded" in kinds) and configured:
             resources = configured
         else:
             resources = [f.item for f in drbd.findings if "drbd-not-up" in f.kinds] if drbd else []

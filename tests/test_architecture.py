@@ -138,18 +138,18 @@ def test_rules_give_stable_kinds_and_the_fix_as_its_own_field():
 
 def test_status_advice_is_chosen_from_kinds_never_from_text():
     from kvmcluster.model.findings import Finding, Report, State
+    from kvmcluster.model.record import replace
     from kvmcluster.status import advice
 
     looks_like = Finding("r0", State.CRITICAL, ("StandAlone (possible split brain)",))
     assert advice("drbd", Report(findings=[looks_like])) == []
     kinded = Finding("r0", State.CRITICAL, ("lost its peer",), kinds=("drbd-standalone",))
-    (tip,) = advice("drbd", Report(findings=[kinded]))
-    assert tip.startswith("split brain on r0: pick the victim node")
+    tips = advice("drbd", Report(findings=[kinded]))
+    assert tips[0].startswith("# split brain on r0: this node is the victim")
+    assert "drbdadm secondary r0" in tips
     twice = Finding("vm1", State.CRITICAL, ("twice",), kinds=("vm-active-twice",), fix="stop it")
-    assert advice("vm_alloc", Report(findings=[twice])) == [
-        "vm1: stop it now, then check its filesystems (fsck) before starting it again through "
-        "the cluster."
-    ]
+    assert advice("vm_alloc", Report(findings=[twice]))[0].startswith("# vm1 runs on")
+    assert advice("vm_alloc", Report(findings=[replace(twice, kinds=())])) == []
 
 
 def _libvirt_files(node05: list[str], node06: list[str]) -> dict[str, str]:
@@ -170,10 +170,16 @@ def test_status_tells_which_copy_of_a_vm_running_twice_to_destroy(tmp_path):
         (capture / name).write_text(text)
     run = run_plugin("kvmcluster", "status", "--from", str(capture), "--no-color")
     assert run.returncode == 2, run
-    assert (
-        f"    next: {VM200}: virsh destroy {VM200} on node06 now, then check its filesystems "
-        "(fsck) before starting it again through the cluster."
-    ) in run.stdout.splitlines(), run.stdout
+    screen = run.stdout.splitlines()
+    start = screen.index(
+        f"    next: # {VM200} runs on node05.c01.cloud.agarik.com, node06.c01.cloud.agarik.com "
+        "at once; the cluster owns the copy on node05.c01.cloud.agarik.com: stop the others now"
+    )
+    assert screen[start + 1 : start + 3] == [
+        "          # on node06.c01.cloud.agarik.com",
+        f"          virsh destroy {VM200}",
+    ], run.stdout
+    assert any("fsck" in line for line in screen[start:]), run.stdout
 
 
 # --- the worst state: CRITICAL ranks above UNKNOWN -------------------------------------------

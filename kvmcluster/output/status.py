@@ -85,6 +85,6 @@ def render_text(areas: list[dict], source: str, node: str, colour: bool, verbose
         hidden = sum(1 for f in report.findings if f.state == State.OK)
         if hidden and not verbose and report.state != State.OK:
             lines.append(f"    ({hidden} OK, -v to list)")
-        for tip in area["advice"]:
-            lines.append(f"    next: {printable(tip)}")
+        for number, tip in enumerate(area["advice"]):
+            lines.append(f"    {'next:' if number == 0 else '':<5} {printable(tip)}")
     return "\n".join(lines) + "\n"
