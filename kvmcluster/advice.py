@@ -315,3 +315,103 @@ def pacemaker_recovery(
             _w("pcs", "resource", "clear", rid),
         ]
     return []
+
+
+# --- the cluster view (kvmcluster.rules.correlate): what only two nodes side by side show ----
+
+
+@_lines
+def drbd_one_side(resource: str, node: str, loaded: bool = True) -> list[str]:
+    """A resource up on one node only: bring it up on the other (module first if need be)."""
+    res = shlex.quote(resource)
+    out = [_on(node, f"{resource} is not up here" + ("" if loaded else ", DRBD is not loaded"))]
+    if not loaded:
+        out.append("modprobe drbd")
+    out += [f"drbdadm up {res}", f"drbdadm cstate {res}   # Connected once both sides see it"]
+    return out
+
+
+@_lines
+def drbd_reconnect(resource: str, node: str) -> list[str]:
+    """One side StandAlone, the other waiting for it: the StandAlone side reconnects, unless its
+    kernel log says split brain (then the split-brain recovery applies, not this)."""
+    res = shlex.quote(resource)
+    return [
+        _on(
+            node,
+            "StandAlone does not reconnect by itself; if its kernel log says "
+            "Split-Brain, recover the split brain instead",
+        ),
+        "dmesg | grep -i split-brain",
+        f"drbdadm connect {res}",
+    ]
+
+
+@_lines
+def split_cluster(
+    partitions: list[str], stack: str = "cman", fencing_off: bool = False
+) -> list[str]:
+    """Two partitions that each hold quorum (the two_node split): keep one, stop the stack on
+    the others, repair the link, rejoin; fencing is what prevents the next one."""
+    keep, others = partitions[0], partitions[1:]
+    out = [
+        f"# {len(partitions)} partitions hold quorum ({', '.join(partitions)}): keep one (here "
+        f"{keep}'s, swap to keep another) and stop the cluster stack on the others"
+    ]
+    for node in others:
+        out.append(_on(node))
+        if stack == "pacemaker":
+            out.append("pcs cluster stop")
+        else:
+            out += ["service rgmanager stop", "service clvmd stop", "service cman stop"]
+    out.append("# repair the link between them (corosync-cfgtool -s on each), then rejoin")
+    for node in others:
+        out.append(_on(node))
+        if stack == "pacemaker":
+            out.append("pcs cluster start")
+        else:
+            out += ["service cman start", "service clvmd start", "service rgmanager start"]
+    if fencing_off:
+        out.append("# fencing is disabled: configure a fence device, then")
+        out.append("pcs property set stonith-enabled=true")
+    out.append(
+        "# both partitions may have written: see the drbd-split-brain and vm-active-twice findings"
+    )
+    return out
+
+
+@_lines
+def config_drift(what: str, newest: str | None = None, stack: str = "cman") -> list[str]:
+    """A configuration (or a version) that differs between nodes: make it one again."""
+    if what == "cluster.conf":
+        where = f"{newest}'s (the highest config_version)" if newest else "the right one"
+        return [
+            f"# keep {where}: raise its config_version above every node's, then on that node",
+            "ccs_config_validate",
+            "cman_tool version -r   # pushes it to every node",
+        ]
+    if what == "drbd.conf":
+        return [
+            "# make /etc/drbd.conf and /etc/drbd.d the same on every node, then on each",
+            "drbdadm -d adjust all   # the dry run: what would change",
+            "drbdadm adjust all",
+        ]
+    if what == "corosync.conf":
+        if stack == "pacemaker":
+            return [
+                "# on the node with the right corosync.conf",
+                "pcs cluster sync",
+                "pcs cluster reload corosync",
+            ]
+        return ["# make /etc/corosync/corosync.conf the same on every node"]
+    if what == "lvm.conf":
+        return [
+            "# make these settings the same in /etc/lvm/lvm.conf on every node, then check each",
+            "lvmconfig devices/filter devices/global_filter global/locking_type "
+            "global/use_lvmlockd",
+        ]
+    return [
+        "# one DRBD version on every node: upgrade the older one (its VMs moved away, its "
+        "resources Secondary), one node at a time",
+        "drbdadm --version   # on each node: DRBDADM_VERSION, DRBD_KERNEL_VERSION",
+    ]

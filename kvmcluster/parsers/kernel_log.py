@@ -1,0 +1,46 @@
+"""The kernel messages (`dmesg`, or kern.log) read for what DRBD says about split brains.
+
+    [  141.44] block drbd0: Split-Brain detected but unresolved, dropping connection!   (8.x)
+    [  141.44] block drbd0: helper command: /sbin/drbdadm split-brain minor-0            (8.x)
+    drbd r0/0 drbd0 node06: Split-Brain detected, 1 primaries, automatically solved. ...  (9)
+
+Pure: text in, SplitBrainLine records out (the minor or the resource, the line number), never
+the message itself (it is untrusted)."""
+
+from __future__ import annotations
+
+import re
+
+from kvmcluster.model.cluster_view import SplitBrainLine
+from kvmcluster.parsers.values import parser
+
+_DRBD8 = re.compile(r"\bblock drbd([0-9]{1,9}): (.*)$")
+_DRBD9 = re.compile(
+    r"\bdrbd ([A-Za-z0-9_.+-]{1,64})(?:/[0-9]{1,5})?(?: drbd([0-9]{1,9}))?(?: [^\s:]{1,64})?: (.*)$"
+)
+_SPLIT = re.compile(r"Split-Brain detected|helper command: \S*drbdadm split-brain (?!.*exit code)")
+MAX_LINES = 200_000
+
+
+@parser("dmesg")
+def parse_kernel_log(text: str, source: str = "dmesg") -> list[SplitBrainLine]:
+    """Every DRBD split-brain message of the log, in order (a log without any: [])."""
+    found = []
+    for number, line in enumerate(text.splitlines()[:MAX_LINES], 1):
+        if "plit-" not in line:  # Split-Brain, split-brain: most lines go no further
+            continue
+        m8 = _DRBD8.search(line)
+        m9 = None if m8 else _DRBD9.search(line)
+        message = m8.group(2) if m8 else m9.group(3) if m9 else ""
+        if not message or not _SPLIT.search(message):
+            continue
+        minor = int(m8.group(1)) if m8 else (int(m9.group(2)) if m9.group(2) else None)
+        found.append(
+            SplitBrainLine(
+                number,
+                minor=minor,
+                resource=None if m8 else m9.group(1),
+                resolved="automatically solved" in message,
+            )
+        )
+    return found
