@@ -123,3 +123,153 @@ def test_status_drbd_without_the_nodes_libvirt_view_or_pvs_is_the_drbd_report_al
     shutil.copytree(EXAMPLES / "split-brain", other)
     (other / "pvs.txt").write_text("not pvs output\n")
     assert status_area(other, "drbd")["summary"] == area["summary"]
+
+
+# --- real outputs through the plugins: verdict and first line -----------------------------------
+
+OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
+
+CASES = [
+    # corosync 2 votequorum, RHEL 7 (pcs 0.9's test data)
+    (
+        "check_cluster",
+        ["--quorumtool-file", "corosync-quorumtool_2-rhel7-three-nodes-ok.txt"],
+        OK,
+        "CLUSTER OK - quorate, 3 of 3 nodes online (rh70-node1, rh70-node2, rh70-node3), "
+        "3 votes, 3 expected, 2 needed",
+    ),
+    (
+        "check_cluster",
+        ["--quorumtool-file", "corosync-quorumtool_2-rhel7-qdevice-ok.txt"],
+        OK,
+        "CLUSTER OK - quorate, 3 of 3 nodes online (rh70-node1, rh70-node2, rh70-node3), "
+        "10 votes, 10 expected, 6 needed",
+    ),
+    (
+        "check_cluster",
+        ["--quorumtool-file", "corosync-quorumtool_2-rhel7-qdevice-lost.txt"],
+        WARNING,
+        "CLUSTER WARNING - qdevice Qdevice not voting (0 of 4 votes: corosync-qdevice-tool -sv)",
+    ),
+    (
+        "check_cluster",
+        ["--quorumtool-file", "corosync-quorumtool_2-rhel7-inquorate-activity-blocked.txt"],
+        CRITICAL,
+        "CLUSTER CRITICAL - not quorate (activity blocked, 1 vote, 3 expected, 2 needed)",
+    ),
+    (
+        "check_cluster",
+        ["--quorumtool-file", "corosync-quorumtool_2-rhel7-inquorate-qdevice-lost.txt"],
+        CRITICAL,
+        "CLUSTER CRITICAL - not quorate (activity blocked, 1 vote, 3 expected, 2 needed), "
+        "qdevice Qdevice not voting (0 of 1 vote: corosync-qdevice-tool -sv)",
+    ),
+    # corosync 2 rings (crmsh PR 1058)
+    (
+        "check_cluster",
+        ["--cfgtool-file", "corosync-cfgtool_2-ring0-faulty-crmsh.txt"],
+        WARNING,
+        "CLUSTER WARNING - ring 0 (10.10.10.42) FAULTY: corosync-cfgtool -r once the network "
+        "is fixed",
+    ),
+    # corosync 3.0 knet: this node's own entry "link enabled:0" on the second link is not a
+    # link down (knet uses one link for localhost)
+    (
+        "check_cluster",
+        ["--cfgtool-file", "corosync-cfgtool_300-two-links-ok.txt"],
+        OK,
+        "CLUSTER OK - corosync 2 links connected (link 0, 1)",
+    ),
+    (
+        "check_cluster",
+        ["--cfgtool-file", "corosync-cfgtool_303-two-links-ok.txt"],
+        OK,
+        "CLUSTER OK - corosync 2 links connected (link 0, 1)",
+    ),
+    (
+        "check_cluster",
+        ["--cfgtool-file", "corosync-cfgtool_303-two-links-ok-brief.txt"],
+        OK,
+        "CLUSTER OK - corosync 2 links connected (link 0, 1)",
+    ),
+    (
+        "check_cluster",
+        ["--cfgtool-file", "corosync-cfgtool_303-peer-unreachable.txt"],
+        CRITICAL,
+        "CLUSTER CRITICAL - node 2 unreachable: every link down (link 0 (192.168.106.155), "
+        "link 1 (192.168.107.155))",
+    ),
+    (
+        "check_cluster",
+        ["--cfgtool-file", "corosync-cfgtool_301-one-link-ok.txt"],
+        OK,
+        "CLUSTER OK - corosync 1 ring up (ring 0)",
+    ),
+    # Pacemaker 1.1 crm_mon --as-xml (legacy <crm_mon> schema)
+    (
+        "check_cluster",
+        ["--crm-mon-file", "crm-mon_11-centos7-three-nodes-promoted-ok.xml"],
+        OK,
+        "CLUSTER OK - quorate, 3 of 3 nodes online (centos-pg-1, centos-pg-2, centos-pg-3), "
+        "DC centos-pg-3",
+    ),
+    (
+        "check_cluster_services",
+        ["--crm-mon-file", "crm-mon_11-centos7-three-nodes-promoted-ok.xml"],
+        OK,
+        "SERVICES OK - 2 resources OK (2 started)",
+    ),
+    (
+        "check_cluster",
+        ["--crm-mon-file", "crm-mon_11-fuel-one-node-monitor-failure-recovered.xml"],
+        OK,
+        "CLUSTER OK - quorate, 1 of 1 nodes online (node-3), DC node-3",
+    ),
+    (
+        "check_cluster_services",
+        ["--crm-mon-file", "crm-mon_11-fuel-one-node-monitor-failure-recovered.xml"],
+        WARNING,
+        "SERVICES WARNING - p_cinder-volume failed monitor on node-3 (not running), "
+        "1 of 21 resources degraded",
+    ),
+    # a stop that timed out made the node UNCLEAN; its fencing failed (1.1: <fence_event state=)
+    (
+        "check_cluster",
+        ["--crm-mon-file", "crm-mon_11-rhel7-unclean-stop-timeout-fencing-failed.xml"],
+        CRITICAL,
+        "CLUSTER CRITICAL - ssc-vm-c-260.colo.seagate.com UNCLEAN (needs fencing), standby, "
+        "fencing of ssc-vm-c-260.colo.seagate.com failed: reboot at Thu Mar 26 05:59:04 2020, "
+        "1 of 2 nodes degraded",
+    ),
+    (
+        "check_cluster_services",
+        ["--crm-mon-file", "crm-mon_11-rhel7-unclean-stop-timeout-fencing-failed.xml"],
+        CRITICAL,
+        "SERVICES CRITICAL - MyResource failed, state unknown on UNCLEAN "
+        "ssc-vm-c-260.colo.seagate.com (until fencing succeeds), fail-count INFINITY on "
+        "ssc-vm-c-260.colo.seagate.com, failed stop on ssc-vm-c-260.colo.seagate.com (unknown "
+        "error), failed monitor on ssc-vm-c-259.colo.seagate.com (unknown error), c-259.stonith "
+        "disabled (target-role Stopped), c-260.stonith disabled (target-role Stopped), 3 of 3 "
+        "resources degraded",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "plugin, args, code, first", CASES, ids=[f"{c[0]} {' '.join(c[1])}" for c in CASES]
+)
+def test_real_output_verdict_and_first_line(plugin, args, code, first):
+    argv = [fixture(a) if a.endswith((".txt", ".xml")) else a for a in args]
+    run = run_plugin(plugin, *argv)
+    assert (run.returncode, run.first_line) == (code, first), run.stdout + run.stderr
+
+
+def test_pacemaker_11_fence_history_reads_the_state_attribute():
+    from kvmcluster.parsers.crm_mon import parse_crm_mon
+
+    text = Path(fixture("crm-mon_11-rhel7-unclean-stop-timeout-fencing-failed.xml")).read_text()
+    cluster, _ = parse_crm_mon(text)
+    assert [(e.target, e.status) for e in cluster.fence_history] == [
+        ("ssc-vm-c-260.colo.seagate.com", "failed"),
+        ("ssc-vm-c-260.colo.seagate.com", "success"),
+    ]

@@ -141,10 +141,11 @@ def _node(element, source: str) -> ClusterNode:
 
 
 def _fence_event(element) -> FenceEvent:
+    # 2.x: status="failed"; the legacy schema of 1.1 (crm_mon.c print_stonith_action): state=
     return FenceEvent(
         element.get("target", "?"),
         element.get("action", ""),
-        element.get("status", ""),
+        element.get("status") or element.get("state", ""),
         delegate=element.get("delegate", ""),
         origin=element.get("origin", ""),
         client=element.get("client", ""),
