@@ -177,6 +177,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
     from kvmcluster.collect import collect
     from kvmcluster.runtime.cli import start
 
+    if args.cluster:
+        return _collect_cluster(args)
     node = start(args)
     output = args.output or f"kvmcluster-{os.uname().nodename.split('.')[0]}.tar.gz"
     if os.path.exists(output) and not args.force:
@@ -194,6 +196,41 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
     for item in problems:
         print(printable(f"  {item['status']:8} {item['file']}: {item.get('reason', '')}"))
+    return 0
+
+
+def _collect_cluster(args: argparse.Namespace) -> int:
+    """collect --cluster: every node in parallel into one archive."""
+    from kvmcluster.errors import KvmclusterError
+    from kvmcluster.model.findings import printable
+    from kvmcluster.view.read import collect_cluster
+    from kvmcluster.view.run import live_specs
+
+    output = args.output or "kvmcluster-cluster.tar.gz"
+    if os.path.exists(output) and not args.force:
+        print(f"kvmcluster collect: {output} exists (use --force)", file=sys.stderr)
+        return 1
+    try:
+        specs = live_specs(args)
+    except KvmclusterError as exc:
+        print(f"kvmcluster collect: {printable(str(exc))}", file=sys.stderr)
+        return 3
+    manifest = collect_cluster(output, specs, args.timeout, args.sudo, not args.no_redact)
+    lost = [n for n in manifest["nodes"] if not n["reachable"]]
+    print(
+        f"wrote {output}: {len(manifest['nodes']) - len(lost)} of {len(manifest['nodes'])} "
+        "nodes captured (see MANIFEST.json)"
+    )
+    for entry in manifest["nodes"]:
+        if entry["reachable"]:
+            print(
+                printable(
+                    f"  {entry['name']}: {entry.get('inputs', 0) - entry.get('not_captured', 0)} "
+                    f"inputs captured, {entry.get('not_captured', 0)} not"
+                )
+            )
+        else:
+            print(printable(f"  {entry['name']}: not read: {entry['error']}"))
     return 0
 
 
@@ -315,8 +352,22 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument(
         "--from",
         dest="from_",
+        action="append",
         metavar="CAPTURE",
-        help="analyse a capture (directory or .tar.gz of kvmcluster collect)",
+        help="analyse a capture (directory or .tar.gz of kvmcluster collect); repeated, one "
+        "per node, or a collect --cluster capture: the cluster view",
+    )
+    status.add_argument(
+        "--cluster",
+        action="store_true",
+        help="the cluster view: every node read at once (this one locally, the others over "
+        "SSH), a column per node, then what only a view across nodes sees",
+    )
+    _add_cluster_options(status)
+    status.add_argument(
+        "--sudo",
+        action="store_true",
+        help="with --cluster: run the nodes' tools as collect --sudo does (icinga/sudoers)",
     )
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.add_argument(
@@ -342,12 +393,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="time budget of the tools (default %(default)s)",
     )
     add_ssh_options(status)
-    status.set_defaults(func=cmd_status)
+    status.set_defaults(func=cmd_status, libvirt=None)
 
     collect = commands.add_parser("collect", help="capture every input of the checks")
     collect.add_argument("--output", "-o", metavar="FILE.tar.gz")
     collect.add_argument("--force", action="store_true")
     collect.add_argument("--sudo", action="store_true", help="run the tools with sudo -n")
+    collect.add_argument(
+        "--cluster",
+        action="store_true",
+        help="every node in parallel into one archive (a folder per node, a top MANIFEST.json)",
+    )
+    _add_cluster_options(collect, libvirt=False)
     collect.add_argument(
         "--no-redact",
         action="store_true",
@@ -381,6 +438,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_cluster_options(parser, libvirt: bool = True) -> None:
+    from kvmcluster.checks.vm_alloc import node_value
+    from kvmcluster.view.read import node_arg
+
+    parser.add_argument(
+        "--node",
+        action="append",
+        type=node_arg,
+        metavar="NAME[=[USER@]HOST[:PORT]]",
+        help="with --cluster: a node to read (repeatable; default: the nodes of this node's "
+        "cluster.conf, CIB or corosync.conf); NAME alone is this machine when it is its name, "
+        "else SSH to NAME",
+    )
+    if libvirt:
+        parser.add_argument(
+            "--libvirt",
+            action="append",
+            type=node_value,
+            metavar="NODE=URI",
+            help="with --cluster: the hypervisor of NODE (default: qemu+ssh:// to the node, "
+            "its own ssh connection; qemu:///system here)",
+        )
+
+
 class _NoResult(BaseException):  # not caught by an `except Exception` on its way up
     def __init__(self, seconds: float):
         super().__init__(seconds)
@@ -405,7 +486,9 @@ def _end_within_timeout(args: argparse.Namespace) -> None:
         raise _NoResult(seconds)
 
     signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds + 0.5)
+    # the cluster view gives each node's thread a moment past its own deadline (view.read)
+    cluster = getattr(args, "cluster", False) or isinstance(getattr(args, "from_", None), list)
+    signal.setitimer(signal.ITIMER_REAL, seconds + (1.0 if cluster else 0.5))
 
 
 def _disarm() -> None:

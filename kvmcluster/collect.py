@@ -19,7 +19,9 @@ from kvmcluster.sources import cluster, drbd
 from kvmcluster.sources.drbd import REMOTE_DRBD_CONF_ARGV
 from kvmcluster.sources.lvm import LVMCONFIG_ARGV
 from kvmcluster.sources.node import Node
-from kvmcluster.sources.privileged import allowed_argvs, cat_argv
+from kvmcluster.sources.privileged import DMESG_ARGV, allowed_argvs, cat_argv
+
+DRBD_VERSION_ARGV = ["drbdadm", "--version"]
 
 COMMANDS = [
     (c.DRBD_JSON, drbd.STATUS_JSON_ARGV),
@@ -38,12 +40,15 @@ COMMANDS = [
     (c.PVS, lvm.PVS_ARGV),
     (c.LVS, lvm.LVS_ARGV),
     (c.LVMCONFIG, LVMCONFIG_ARGV),
+    (c.DRBD_VERSION, DRBD_VERSION_ARGV),  # utils and kernel module versions (no root needed)
+    (c.KERNEL_LOG, DMESG_ARGV),  # the kernel's DRBD lines (split brain, handshake)
 ]
 FILES = [
     (c.PROC_DRBD, "/proc/drbd"),
     (c.UPTIME, "/proc/uptime"),
     (c.CLUSTER_CONF, "/etc/cluster/cluster.conf"),
     (c.DRBD_CONF, "/etc/drbd.conf"),
+    (c.COROSYNC_CONF, "/etc/corosync/corosync.conf"),
 ]
 PER_COMMAND_TIMEOUT = 15.0
 
@@ -67,6 +72,9 @@ def _capture_command(
 ) -> dict:
     started = time.monotonic()
     entry = {"file": name, "command": " ".join(argv)}
+    if node.deadline.spent():  # a hung tool took the budget: the rest is not started
+        entry.update(status="failed", reason="not run: the -t budget was spent", seconds=0.0)
+        return entry
     # sudo only for what icinga/sudoers allows (ps and the drbd.conf cat need no root)
     sudo = sudo and tuple(argv) in allowed_argvs()
     try:
@@ -190,41 +198,62 @@ def collect(
             tmp, f"kvmcluster-{node.split('.')[0]}-{time.strftime('%Y%m%d-%H%M%S')}"
         )
         os.mkdir(directory, 0o700)
-        manifest = {
-            "version": 1,
-            "node": node,
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            # what collect replaced by REDACTED: see kvmcluster/redact.py
-            "redaction": "on" if redact else "off (--no-redact)",
-            "inputs": [],
-        }
-        _write(directory, c.HOSTNAME, node + "\n", None, False)
-        for name, source in FILES:
-            if name == c.DRBD_CONF and checked.remote:
-                entry = _capture_command(
-                    checked, directory, name, REMOTE_DRBD_CONF_ARGV, sudo, redact
-                )
-            else:
-                entry = _capture_file(checked, directory, name, source, redact, sudo)
-            manifest["inputs"].append(entry)
-        manifest["inputs"] += _capture_drbd_includes(checked, directory, redact)
-        for name, argv in COMMANDS:
-            entry = _capture_command(checked, directory, name, argv, sudo, redact)
-            manifest["inputs"].append(entry)
-        from kvmcluster.checks.vm_alloc import default_libvirt
-
-        default = default_libvirt(
-            getattr(checked, "target", None), getattr(checked, "options", None)
+        manifest = collect_into(
+            directory, checked, sudo=sudo, libvirt=libvirt, vgs=vgs, redact=redact
         )
-        for target_node, uri in libvirt or default:
-            manifest["inputs"].append(_capture_libvirt(checked, directory, target_node, uri))
-        if vgs:
-            _write(directory, c.VG_MAP, "".join(f"{n}={vg}\n" for n, vg in vgs), None, False)
-        manifest["redacted"] = sum(entry.get("redacted", 0) for entry in manifest["inputs"])
-        manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        _write(directory, c.MANIFEST, json.dumps(manifest, indent=2) + "\n", None, False)
         _write_archive(directory, output)
     return manifest
+
+
+def collect_into(
+    directory: str,
+    checked: Node,
+    *,
+    sudo: bool = False,
+    libvirt: list[tuple[str, str]] | None = None,
+    vgs: list[tuple[str, str]] | None = None,
+    redact: bool = True,
+) -> dict:
+    """The capture of `checked` written into `directory` (an existing, empty, private
+    directory), MANIFEST.json last; returns the manifest. `status --from` reads the directory
+    as it reads an unpacked archive (the cluster view reads every live node so)."""
+    node = checked.name
+    manifest = {
+        "version": 1,
+        "node": node,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        # what collect replaced by REDACTED: see kvmcluster/redact.py
+        "redaction": "on" if redact else "off (--no-redact)",
+        "inputs": [],
+    }
+    _write(directory, c.HOSTNAME, node + "\n", None, False)
+    for name, source in FILES:
+        if name == c.DRBD_CONF and checked.remote:
+            entry = _capture_command(checked, directory, name, REMOTE_DRBD_CONF_ARGV, sudo, redact)
+        else:
+            entry = _capture_file(checked, directory, name, source, redact, sudo)
+        manifest["inputs"].append(entry)
+    manifest["inputs"] += _capture_drbd_includes(checked, directory, redact)
+    for name, argv in COMMANDS:
+        entry = _capture_command(checked, directory, name, argv, sudo, redact)
+        manifest["inputs"].append(entry)
+    for target_node, uri in libvirt or default_hypervisor(checked):
+        manifest["inputs"].append(_capture_libvirt(checked, directory, target_node, uri))
+    if vgs:
+        _write(directory, c.VG_MAP, "".join(f"{n}={vg}\n" for n, vg in vgs), None, False)
+    manifest["redacted"] = sum(entry.get("redacted", 0) for entry in manifest["inputs"])
+    manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    _write(directory, c.MANIFEST, json.dumps(manifest, indent=2) + "\n", None, False)
+    return manifest
+
+
+def default_hypervisor(checked: Node) -> list[tuple[str, str]]:
+    """The node's own hypervisor (checks.vm_alloc.default_libvirt: qemu:///system here,
+    qemu+ssh:// over SSH, its own connection), named as the node is."""
+    from kvmcluster.checks.vm_alloc import default_libvirt
+
+    default = default_libvirt(getattr(checked, "target", None), getattr(checked, "options", None))
+    return [(checked.name, uri) for _, uri in default]
 
 
 def _write_archive(directory: str, output: str) -> None:

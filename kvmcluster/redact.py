@@ -9,6 +9,7 @@ redacted:
   `snmp_priv_passwd` ...), and the `value` of every `<nvpair>` whose `name` looks like one
   (stonith and other primitives' instance attributes);
 - DRBD configs (drbd.conf, drbd.d/*.res): `shared-secret` (quoted or bare);
+- corosync.conf: the totem `key:` (a shared key written in the file instead of the authkey);
 - process lists: `--password=X`-like options, and `-p`/`-l`/`-c` of fence agents.
 
 The corosync authkey is never captured.
@@ -138,6 +139,23 @@ def redact_ps(text: str) -> tuple[str, int]:
     return "".join(lines), count
 
 
+_COROSYNC_KEY = re.compile(r"^(\s*key\s*:\s*)(\S.*?)(\s*(?:#.*)?)$", re.MULTILINE)
+
+
+def redact_corosync_conf(text: str) -> tuple[str, int]:
+    """corosync.conf's `key: ...` (totem's shared key, when not in the authkey file)."""
+    count = 0
+
+    def key(match: re.Match) -> str:
+        nonlocal count
+        if match.group(2) == MARKER:
+            return match.group(0)
+        count += 1
+        return match.group(1) + MARKER + match.group(3)
+
+    return _COROSYNC_KEY.sub(key, text), count
+
+
 def redact(name: str, text: str) -> tuple[str, int]:
     """A captured file's text (by its name in the capture) with its secrets replaced."""
     if name == "drbd.conf" or name.startswith("drbd.d/"):
@@ -146,4 +164,6 @@ def redact(name: str, text: str) -> tuple[str, int]:
         return redact_xml(text)
     if name == "ps.txt":
         return redact_ps(text)
+    if name == "corosync.conf":
+        return redact_corosync_conf(text)
     return text, 0

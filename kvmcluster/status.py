@@ -555,7 +555,22 @@ def run(args, live=None) -> int:
     """`live`: the node to read (runtime.cli.start), None with --from."""
     from kvmcluster.runtime.command import Deadline
 
+    captures = getattr(args, "from_", None)
+    if isinstance(captures, list):  # --from is repeatable: two or more are the cluster view
+        args.from_ = captures = captures[0] if len(captures) == 1 else captures
+    if getattr(args, "cluster", False) or isinstance(captures, list):
+        from kvmcluster.view.run import run as run_cluster
+
+        return run_cluster(args, live)
     cap = c.Capture(args.from_) if getattr(args, "from_", None) else None
+    if cap is not None:
+        from kvmcluster.view.read import cluster_manifest
+
+        if cluster_manifest(cap.dir) is not None:  # a collect --cluster capture
+            cap.close()
+            from kvmcluster.view.run import run as run_cluster
+
+            return run_cluster(args, live)
     timeout = getattr(args, "timeout", None)
     checked = _capture_node(cap, Deadline(timeout)) if cap else live
     source = f"capture {args.from_}" if cap else ("live over ssh" if checked.remote else "live")

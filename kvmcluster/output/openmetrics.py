@@ -90,6 +90,24 @@ METRICS: tuple[Metric, ...] = (
         0.01,
     ),
     Metric(
+        "kvmcluster_drbd_resync_eta_seconds",
+        "gauge",
+        "Time left of the slowest running DRBD resync (only while one runs and says it).",
+        "seconds",
+        "drbd",
+        "_eta",
+        "resource",
+    ),
+    Metric(
+        "kvmcluster_drbd_resync_speed_bytes_per_second",
+        "gauge",
+        "Current rate of a running DRBD resync (only while one runs and says it).",
+        "bytes_per_second",
+        "drbd",
+        "_speed",
+        "resource",
+    ),
+    Metric(
         "kvmcluster_drbd_network_sent_bytes",
         "counter",
         "DRBD replication bytes sent to the peers.",
@@ -344,6 +362,22 @@ METRICS: tuple[Metric, ...] = (
         "vg",
     ),
 )
+# The cluster view's own families (`status --cluster --format openmetrics`, issue 17): a node's
+# reachability and what only a view across nodes sees. Not per node, so not on the dashboard's
+# per-node panels.
+CLUSTER_METRICS: tuple[Metric, ...] = (
+    Metric(
+        "kvmcluster_node_reachable",
+        "gauge",
+        "Whether the cluster view could read the node (1) or not (0: its areas are absent).",
+    ),
+    Metric(
+        "kvmcluster_correlation_state",
+        "gauge",
+        f"State of one cluster finding (seen only across nodes), by kind and the items it "
+        f"names: {STATE_HELP}.",
+    ),
+)
 BY_NAME = {m.name: m for m in METRICS}
 _EXACT = {(m.area, m.perf): m for m in METRICS if m.perf and not m.item_label}
 _BY_SUFFIX = {(m.area, m.perf): m for m in METRICS if m.item_label}
@@ -523,14 +557,17 @@ def render_nodes(
     nodes: Iterable[tuple[str, list[dict]]],
     dialect: str = "openmetrics",
     timestamp: float | None = None,
+    cluster: Iterable[tuple[str, dict[str, str], float]] = (),
 ) -> str:
     """The exposition of every node's areas (each `(node name, build_areas() result)`).
-    `timestamp`: when the node was read (Unix time), exposed as a gauge when given."""
+    `timestamp`: when the node was read (Unix time), exposed as a gauge when given.
+    `cluster`: samples (family, labels, value) of CLUSTER_METRICS (render_cluster)."""
     if dialect not in CONTENT_TYPES:
         raise ValueError(f"unknown dialect {dialect!r}")
     # family -> {label tuple: value}; a repeated series keeps the worst state (several
     # cluster-wide findings of one kind) or the first value (perfdata)
-    samples: dict[str, dict[tuple[tuple[str, str], ...], float]] = {m.name: {} for m in METRICS}
+    families = METRICS + CLUSTER_METRICS
+    samples: dict[str, dict[tuple[tuple[str, str], ...], float]] = {m.name: {} for m in families}
 
     def add(name: str, labels: dict[str, str], value: float, worst: bool = False) -> None:
         key = tuple(labels.items())
@@ -562,8 +599,11 @@ def render_nodes(
         if timestamp is not None:
             add("kvmcluster_last_run_timestamp_seconds", {"node": node}, timestamp)
 
+    for name, labels, value in cluster:
+        add(name, labels, value, worst=name == "kvmcluster_correlation_state")
+
     lines: list[str] = []
-    for metric in METRICS:
+    for metric in families:
         series = samples[metric.name]
         if not series:
             continue
@@ -585,3 +625,20 @@ def render(
 ) -> str:
     """One node's exposition (see render_nodes)."""
     return render_nodes([(node, areas)], dialect, timestamp)
+
+
+def render_cluster(
+    readings, correlations, dialect: str = "openmetrics", timestamp: float | None = None
+) -> str:
+    """The cluster view's exposition: every node read (as render_nodes), whether each node
+    could be read, and each cluster finding by kind and items (comma-separated)."""
+    cluster: list[tuple[str, dict[str, str], float]] = []
+    for reading in readings:
+        cluster.append(
+            ("kvmcluster_node_reachable", {"node": reading.name}, 1 if reading.reachable else 0)
+        )
+    for finding in correlations:
+        labels = {"kind": finding.kind, "items": ",".join(finding.items)}
+        cluster.append(("kvmcluster_correlation_state", labels, int(finding.state)))
+    nodes = [(r.name, r.areas) for r in readings if r.reachable]
+    return render_nodes(nodes, dialect, timestamp, cluster)

@@ -20,6 +20,7 @@ from kvmcluster.sources.drbd import EVENTS2_ARGV, STATUS_JSON_ARGV
 from kvmcluster.sources.lvm import DUMPCONFIG_ARGV, LVMCONFIG_ARGV
 
 CLUSTER_CONF = "/etc/cluster/cluster.conf"
+DMESG_ARGV = ["dmesg"]  # the kernel messages (DRBD split brain): root where dmesg_restrict=1
 
 
 def cat_argv(path: str) -> list[str]:
@@ -31,6 +32,7 @@ def cat_argv(path: str) -> list[str]:
 SUDO_COMMANDS: tuple[tuple[str, str, list[str]], ...] = (
     ("KVMCLUSTER_DRBD", "check_drbd on DRBD 9", STATUS_JSON_ARGV),
     ("KVMCLUSTER_DRBD", "check_drbd on drbd-utils without --json", EVENTS2_ARGV),
+    ("KVMCLUSTER_DRBD", "kvmcluster collect (the kernel's DRBD messages)", DMESG_ARGV),
     ("KVMCLUSTER_CMAN", "check_cluster (cman)", CMAN_STATUS_ARGV),
     ("KVMCLUSTER_CMAN", "check_cluster (cman)", CMAN_NODES_ARGV),
     ("KVMCLUSTER_CMAN", "check_cluster (cman 3 fence domain)", FENCE_TOOL_ARGV),
@@ -54,7 +56,7 @@ SUDO_COMMANDS: tuple[tuple[str, str, list[str]], ...] = (
 
 # Where each program lives: Debian and RHEL 7+ (/usr/sbin, /usr/bin; /sbin and /bin are
 # links there on merged-/usr systems) and RHEL 6 (/sbin, /bin; cman's tools in /usr/sbin).
-DIRECTORIES = {"cat": ("/usr/bin", "/bin")}
+DIRECTORIES = {"cat": ("/usr/bin", "/bin"), "dmesg": ("/usr/bin", "/bin")}
 SBIN = ("/usr/sbin", "/sbin")
 
 
