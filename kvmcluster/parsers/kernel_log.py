@@ -18,7 +18,7 @@ _DRBD8 = re.compile(r"\bblock drbd([0-9]{1,9}): (.*)$")
 _DRBD9 = re.compile(
     r"\bdrbd ([A-Za-z0-9_.+-]{1,64})(?:/[0-9]{1,5})?(?: drbd([0-9]{1,9}))?(?: [^\s:]{1,64})?: (.*)$"
 )
-_SPLIT = re.compile(r"Split-Brain detected|helper command: \S*drbdadm split-brain (?!.*exit code)")
+_SPLIT = re.compile(r"Split-Brain detected|helper command: \S*drbdadm split-brain(?!.*exit code)")
 MAX_LINES = 200_000
 
 

@@ -1,0 +1,452 @@
+"""The cluster view's correlations (issue 17): what only both nodes side by side show, read
+from two-node captures of one event (tests/fixtures/cluster/<scenario>/<node>/, provenance in
+tests/fixtures/SOURCES.md) through facts_from_capture and correlate, as the cluster view runs
+them; the drbdadm advice lines run with the real drbdadm in dry-run mode."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kvmcluster import advice
+from kvmcluster import capture as c
+from kvmcluster.capture import Capture
+from kvmcluster.model.cluster_view import NodeFacts
+from kvmcluster.model.findings import State
+from kvmcluster.model.vms import Disk, HypervisorDomain
+from kvmcluster.parsers.drbd_version import parse_drbd_version
+from kvmcluster.parsers.kernel_log import parse_kernel_log
+from kvmcluster.rules.correlate import correlate
+from kvmcluster.view.facts import facts_from_capture
+from tests import drbd_dry_run as dry
+
+CLUSTER = Path(__file__).parent / "fixtures" / "cluster"
+README = Path(__file__).parent.parent / "README.md"
+N05, N06 = "node05.c01.cloud.agarik.com", "node06.c01.cloud.agarik.com"
+VM200 = "aquarius_000200_MFA_mfa.fr_prodwsrv1.mfa.fr"
+OK_KINDS = {"drbd-pair", "cluster-membership", "config-same"}
+SCENARIOS = sorted(p.name for p in CLUSTER.iterdir() if p.is_dir())
+
+
+def facts(scenario: str) -> list[NodeFacts]:
+    found = []
+    for folder in sorted((CLUSTER / scenario).iterdir()):
+        cap = Capture(str(folder))
+        try:
+            found.append(facts_from_capture(cap, cap.hostname()))
+        finally:
+            cap.close()
+    return found
+
+
+def by_kind(correlations, kind: str):
+    return [x for x in correlations if x.kind == kind]
+
+
+def problems(correlations):
+    return [x for x in correlations if x.state != State.OK]
+
+
+def _index(lines, start: str) -> int:
+    return next(i for i, line in enumerate(lines) if line.startswith(start))
+
+
+# --- every scenario is read whole ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_every_capture_of_the_pairs_is_read_without_an_unreadable_input(scenario):
+    for node in facts(scenario):
+        assert node.unread == {}, (node.name, node.unread)
+        assert node.drbd is not None or node.cluster is not None
+
+
+@pytest.mark.parametrize("scenario", ["healthy-cman", "healthy-pacemaker"])
+def test_a_healthy_pair_gives_no_correlation_worse_than_ok(scenario):
+    found = correlate(facts(scenario))
+    assert found and not problems(found), [x.summary for x in problems(found)]
+    assert {x.kind for x in found} <= OK_KINDS
+    assert by_kind(found, "cluster-membership")[0].summary == (
+        "every node sees the same members (node05, node06)"
+    )
+
+
+def test_the_healthy_cman_pair_agrees_on_every_drbd_resource_and_config():
+    found = correlate(facts("healthy-cman"))
+    pairs = by_kind(found, "drbd-pair")
+    assert [x.items[0] for x in pairs] == ["drbd0", "drbd1", "drbd2"]
+    assert pairs[0].summary == "drbd0: both sides agree (Primary/Primary, Connected)"
+    assert by_kind(found, "config-same")[0].items == (
+        "cluster.conf",
+        "drbd.conf",
+        "lvm.conf settings",
+        "DRBD kernel module 8.4.11-1",
+    )
+
+
+# --- drbd-split-brain ------------------------------------------------------------------------
+
+
+def test_the_seed_split_brain_names_the_resource_its_vg_the_writes_and_the_victim():
+    found = correlate(facts("drbd-split-brain"))
+    (split,) = by_kind(found, "drbd-split-brain")
+    assert split.state == State.CRITICAL
+    assert split.nodes == (N05, N06)
+    assert split.summary == (
+        f"split brain on drbd0 between {N05}, {N06}: {N06} has not written since the split "
+        f"(0 out of sync), {N05} has: {N06} is the victim"
+    )
+    assert split.items[:2] == ("drbd0", "VG volimages on drbd0")
+    assert f"{N05}: Primary StandAlone, 400 MiB out of sync: written since the split" in split.items
+    assert (
+        f"{N06}: Primary StandAlone, 0 out of sync: no writes since the split as far as the "
+        "inputs show"
+    ) in split.items
+    assert f"{N05}: the kernel logged Split-Brain for drbd0 (dmesg.txt line 5, 6)" in split.items
+    # the recovery: LVM off on the victim before DRBD goes Secondary there, 8.4's discard form
+    steps = list(split.advice)
+    assert steps[0].startswith(f"# split brain on drbd0: {N06} is the victim")
+    vgchange = steps.index("vgchange -aln volimages")
+    assert steps[vgchange - 1] == f"# on {N06}: deactivate the volume groups (here only)"
+    assert vgchange < steps.index("drbdadm secondary drbd0")
+    assert "drbdadm connect --discard-my-data drbd0" in steps
+    assert steps[-2:] == ["drbdadm primary drbd0", "vgchange -aly volimages"]
+    # the other resources of the pair are fine: drbd1 resyncs, seen from both ends
+    assert [x.state for x in by_kind(found, "drbd-pair")] == [State.OK, State.OK]
+    assert problems(found) == [split]
+
+
+def test_the_vms_on_the_split_resource_leave_the_victim_before_its_vgs_go_down():
+    nodes = facts("drbd-split-brain")
+    disk = Disk("vda", "/dev/volimages/img0", "block")
+    nodes[1].domains = [*nodes[1].domains, HypervisorDomain(N06, "vm-img", "running", [disk])]
+    (split,) = by_kind(correlate(nodes), "drbd-split-brain")
+    assert f"VM vm-img runs on {N06}" in split.items
+    steps = list(split.advice)
+    restart = steps.index(f"clusvcadm -r vm:vm-img -m {N05}")
+    assert restart < steps.index("vgchange -aln volimages") < steps.index("drbdadm secondary drbd0")
+
+
+def test_a_public_split_brain_where_both_wrote_suggests_the_side_that_wrote_less():
+    (split,) = by_kind(correlate(facts("drbd-split-brain-840")), "drbd-split-brain")
+    assert split.summary == (
+        "split brain on drbd0 between node1, node2: both sides wrote since the split (node1 "
+        "76 KiB, node2 100 KiB out of sync): the suggested victim is node1, it wrote less; its "
+        "writes are lost, check them first"
+    )
+    # node1 is Secondary now: its kernel log is what says the split brain happened
+    assert "node1: Secondary StandAlone, 76 KiB out of sync: written since the split" in split.items
+    assert "node1: the kernel logged Split-Brain for drbd0 (dmesg.txt line 1)" in split.items
+    assert split.advice[0].startswith("# split brain on drbd0: node1 is the victim")
+
+
+def test_both_primary_and_disconnected_is_a_split_brain_without_any_kernel_log():
+    (split,) = by_kind(correlate(facts("drbd-split-brain-both-primary")), "drbd-split-brain")
+    assert "the suggested victim is node-b" in split.summary
+    assert "node-a 68.3 GiB" in split.summary
+
+
+def test_when_the_inputs_cannot_tell_who_wrote_the_admin_chooses():
+    nodes = facts("drbd-split-brain-840")
+    for node in nodes:
+        for pd in node.drbd.resources[0].connections[0].peer_devices:
+            pd.out_of_sync = None
+    (split,) = by_kind(correlate(nodes), "drbd-split-brain")
+    assert "choose the victim (its writes are lost): the sequence below is for" in split.summary
+    assert split.advice[0].startswith("# both sides may hold writes of their own: choose")
+    assert "(swap the two names to keep its data instead)" in split.advice[0]
+    assert "node1: Secondary StandAlone, writes since the split unknown" in split.items
+
+
+def test_one_side_unreachable_claims_no_split_brain_from_the_other_alone():
+    nodes = facts("drbd-split-brain")
+    nodes[1] = NodeFacts(N06, reachable=False, error="ssh: connection refused")
+    assert correlate(nodes) == []
+    three = facts("drbd-split-brain") + [NodeFacts("node07", reachable=False)]
+    assert [x.kind for x in problems(correlate(three))] == ["drbd-split-brain"]
+
+
+# --- drbd-disagreement -----------------------------------------------------------------------
+
+
+def test_two_sides_that_tell_different_stories():
+    found = by_kind(correlate(facts("drbd-disagreement")), "drbd-disagreement")
+    assert [(x.items[0], x.state) for x in found] == [
+        ("drbd0", State.WARNING),
+        ("drbd1", State.WARNING),
+        ("drbd2", State.WARNING),
+    ]
+    standalone, roles, one_side = found
+    assert standalone.summary == (
+        f"drbd0: {N05} is StandAlone (it will not reconnect by itself) while {N06} waits for it "
+        "(WFConnection)"
+    )
+    assert standalone.advice[-1] == "drbdadm connect drbd0"
+    assert standalone.advice[0].startswith(f"# on {N05}: StandAlone does not reconnect")
+    assert roles.summary == (
+        f"drbd1: the two sides contradict each other: {N06} says {N05} is Primary, {N05} says "
+        "it is Secondary"
+    )
+    assert one_side.summary == (
+        f"drbd2 is up on {N05} only (Primary, Connected); on {N06} it is not up"
+    )
+    assert one_side.advice == (f"# on {N06}: drbd2 is not up here", "drbdadm up drbd2",
+                               "drbdadm cstate drbd2   # Connected once both sides see it")  # fmt: skip
+    assert not by_kind(correlate(facts("drbd-disagreement")), "drbd-split-brain")
+
+
+def test_standalone_against_wfconnection_with_a_kernel_split_brain_line_is_a_split_brain():
+    nodes = facts("drbd-disagreement")
+    nodes[0].split_brain_lines = parse_kernel_log(
+        "[  141.442715] block drbd0: helper command: /sbin/drbdadm split-brain minor-0\n"
+    )
+    kinds = [(x.kind, x.items[0]) for x in problems(correlate(nodes))]
+    assert ("drbd-split-brain", "drbd0") in kinds
+    assert ("drbd-disagreement", "drbd0") not in kinds
+
+
+def test_one_side_connected_and_the_other_not_is_a_disagreement():
+    nodes = facts("healthy-cman")
+    nodes[1].drbd.resources[0].connections[0].state = "WFConnection"
+    (found,) = by_kind(correlate(nodes), "drbd-disagreement")
+    assert found.summary.startswith(f"drbd0: {N05} says Connected, {N06} says WFConnection")
+
+
+# --- vm-active-twice -------------------------------------------------------------------------
+
+
+def test_a_vm_running_in_the_libvirt_of_two_nodes_names_the_copy_to_stop():
+    found = correlate(facts("vm-active-twice"))
+    (twice,) = problems(found)
+    assert (twice.kind, twice.state, twice.nodes) == ("vm-active-twice", State.CRITICAL, (N05, N06))
+    assert twice.summary == (
+        f"{VM200} runs on {N05}, {N06} at once (two writers on its disks); the cluster owns the "
+        f"copy on {N05}: stop it on {N06}"
+    )
+    assert twice.items == (f"VM {VM200}", f"runs on {N05}", f"runs on {N06}",
+                           f"the cluster owns the copy on {N05}")  # fmt: skip
+    steps = list(twice.advice)
+    assert steps[_index(steps, "virsh destroy") - 1] == f"# on {N06}"
+    assert f"# on {N05}" not in steps[: _index(steps, "virsh destroy")]
+
+
+def test_a_vm_twice_whose_owner_is_not_known_stops_every_copy():
+    nodes = facts("vm-active-twice")
+    for node in nodes:
+        node.owners = {}
+    (twice,) = problems(correlate(nodes))
+    assert "no single owner is known" in twice.summary
+    assert [line for line in twice.advice if line.startswith("virsh destroy")] == [
+        f"virsh destroy {VM200}"
+    ] * 2
+
+
+# --- split-cluster ---------------------------------------------------------------------------
+
+
+def test_the_real_two_node_split_is_two_quorate_partitions():
+    found = correlate(facts("split-cluster"))
+    (split,) = problems(found)
+    assert (split.kind, split.state) == ("split-cluster", State.CRITICAL)
+    assert split.summary == (
+        "the cluster is split: 2 partitions hold quorum at once (node05 with node05; node06 "
+        "with node06): each may run the VMs and promote DRBD"
+    )
+    assert split.items == (
+        "node05 sees node05 (quorate)",
+        "node06 sees node06 (quorate)",
+        "two_node: each side keeps quorum alone (only fencing ends the split)",
+        "stonith-enabled=false on node05, node06: nothing fences the other side",
+    )
+    steps = list(split.advice)
+    assert steps[_index(steps, "pcs cluster stop") - 1] == "# on node06"
+    assert "pcs property set stonith-enabled=true" in steps
+
+
+def test_one_partition_without_quorum_is_a_warning_not_a_split():
+    nodes = facts("split-cluster")
+    nodes[1].cluster.quorate = False
+    (found,) = problems(correlate(nodes))
+    assert (found.kind, found.state) == ("split-cluster", State.WARNING)
+
+
+# --- config-drift ----------------------------------------------------------------------------
+
+
+def test_drift_names_the_file_the_versions_and_the_first_differing_line_never_the_text():
+    found = problems(correlate(facts("config-drift")))
+    assert [(x.kind, x.state, x.items[0]) for x in found] == [
+        ("config-drift", State.WARNING, "cluster.conf"),
+        ("config-drift", State.WARNING, "drbd.conf"),
+        ("config-drift", State.WARNING, "lvm.conf"),
+    ]
+    cluster_conf, drbd_conf, lvm_conf = found
+    assert cluster_conf.summary == (f"cluster.conf differs: config_version 01 on {N05}, 2 on {N06}")
+    assert cluster_conf.advice[0].startswith(f"# keep {N06}'s (the highest config_version)")
+    assert "cman_tool version -r   # pushes it to every node" in cluster_conf.advice
+    line = next(
+        n
+        for n, text in enumerate(
+            (CLUSTER / "config-drift/node05/drbd.conf").read_text().split("\n"), 1
+        )
+        if "rate 110M" in text and n > 50
+    )
+    assert drbd_conf.summary == f"drbd.conf differs between {N05}, {N06} from line {line}"
+    assert lvm_conf.summary == (
+        f"lvm.conf devices/filter, global/locking_type differs between {N05}, {N06}"
+    )
+    assert f"global/locking_type: 3 on {N05}, 1 on {N06}" in lvm_conf.items
+    shown = " ".join(" ".join((x.summary, *x.items, *x.advice)) for x in found)
+    for secret in ("rate 40M", "110M", "a|", "drbd[0-9]", "failoverdomainnode"):
+        assert secret not in shown
+
+
+def test_the_same_config_version_with_other_content_names_the_line():
+    nodes = facts("config-drift")
+    nodes[1].configs[c.CLUSTER_CONF] = dataclasses.replace(
+        nodes[1].configs[c.CLUSTER_CONF], version="01"
+    )
+    (found,) = [x for x in problems(correlate(nodes)) if x.items[0] == "cluster.conf"]
+    assert re.fullmatch(
+        rf"cluster.conf differs between {N05}, {N06} from line \d+ with the same "
+        r"config_version 01",
+        found.summary,
+    )
+
+
+def test_a_file_captured_on_one_node_only_is_not_drift():
+    nodes = facts("config-drift")
+    for name in (c.CLUSTER_CONF, c.DRBD_CONF):
+        del nodes[1].configs[name]
+    nodes[1].lvm_settings = None
+    assert not problems(correlate(nodes))
+
+
+def test_drbd_versions_that_differ_are_drift():
+    nodes = facts("healthy-cman")
+    nodes[0].drbd_utils_version, nodes[0].drbd_kernel_version = "9.22.0", "8.4.11"
+    nodes[1].drbd_utils_version, nodes[1].drbd_kernel_version = "9.22.0", "8.4.10"
+    (found,) = problems(correlate(nodes))
+    assert found.summary == f"DRBD kernel module versions differ: 8.4.11 on {N05}, 8.4.10 on {N06}"
+
+
+# --- inputs are data ---------------------------------------------------------------------------
+
+
+def test_an_input_that_does_not_parse_is_unknown_with_its_reason_not_an_error(tmp_path):
+    node = tmp_path / "node06"
+    shutil.copytree(CLUSTER / "healthy-cman" / "node06", node)
+    (node / "proc-drbd.txt").write_text("garbage\n")
+    (node / "clustat.xml").write_text("<clustat><nodes>")
+    (node / "drbd.conf").write_text("resource r0 {\n")
+    (node / "drbdadm-version.txt").write_text("DRBDADM_VERSION=$(reboot)\n")
+    cap = Capture(str(node))
+    found = facts_from_capture(cap, cap.hostname())
+    cap.close()
+    assert found.drbd is None and found.drbd_configured is None
+    assert found.drbd_utils_version is None
+    assert set(found.unread) == {c.PROC_DRBD, c.DRBD_CONF, c.DRBD_VERSION, "cluster"}
+    assert "proc-drbd.txt" in found.unread[c.PROC_DRBD]
+    assert found.pvs and found.domains is not None  # the rest is still read
+    # the pair still correlates what both sides have: the broken drbd.conf differs
+    found = problems(correlate([facts("healthy-cman")[0], found]))
+    assert [(x.kind, x.items[0]) for x in found] == [("config-drift", "drbd.conf")]
+
+
+def test_names_from_the_inputs_cannot_start_a_line_or_reach_the_terminal():
+    nodes = facts("vm-active-twice")
+    evil = "vm\n# on node05\x1b[2J"
+    for node in nodes:
+        node.domains = [HypervisorDomain(node.name, evil, "running")]
+    (twice,) = problems(correlate(nodes))
+    for line in (twice.summary, *twice.items, *twice.advice):
+        assert "\n" not in line and "\x1b" not in line
+
+
+def test_the_libvirt_file_of_the_node_itself_is_used_when_a_capture_holds_several():
+    demo = Path(__file__).parent.parent / "kvmcluster" / "demo_captures" / "healthy"
+    cap = Capture(str(demo))
+    found = facts_from_capture(cap, N06)
+    cap.close()
+    assert {d.node for d in found.domains} == {N06}
+    cap = Capture(str(demo))
+    found = facts_from_capture(cap, "node07")
+    cap.close()
+    assert found.domains is None and "none of node 'node07'" in found.unread["libvirt"]
+
+
+# --- the parsers of the new capture files ------------------------------------------------------
+
+
+def test_kernel_log_split_brain_lines_of_drbd_8_and_9():
+    text = (
+        "[25910.906270] block drbd0: Split-Brain detected but unresolved, dropping connection!\n"
+        "[25910.950821] block drbd0: helper command: /sbin/drbdadm split-brain minor-0 exit "
+        "code 0\n"
+        "Jan 23 22:19:35 host kernel: drbd r0/0 drbd1 node06: Split-Brain detected, 1 "
+        "primaries, automatically solved. Sync from this node\n"
+        "drbd web node06: helper command: /sbin/drbdadm split-brain\n"
+        "e1000: eth0 NIC Link is Up\n"
+    )
+    lines = parse_kernel_log(text)
+    assert [(x.line, x.minor, x.resource, x.resolved) for x in lines] == [
+        (1, 0, None, False),
+        (3, 1, "r0", True),
+        (4, None, "web", False),
+    ]
+
+
+def test_drbdadm_version_of_the_real_drbdadm():
+    if shutil.which("drbdadm") is None:
+        pytest.skip("drbd-utils")
+    import subprocess
+
+    out = subprocess.run(["drbdadm", "--version"], capture_output=True, text=True).stdout
+    utils, kernel = parse_drbd_version(out)
+    assert re.fullmatch(r"9\.\d+\.\d+", utils) and kernel is None  # no module loaded here
+    assert parse_drbd_version("DRBDADM_VERSION=9.22.0\nDRBD_KERNEL_VERSION=8.4.11\n") == (
+        "9.22.0",
+        "8.4.11",
+    )
+
+
+# --- the kinds and the advice ------------------------------------------------------------------
+
+
+def _readme_kinds() -> set[str]:
+    text = README.read_text()
+    start = text.index("### Finding kinds")
+    table = text[start : text.index("\n#", start + 1)]
+    return set(re.findall(r"^\| `([a-z0-9-]+)` \|", table, re.M))
+
+
+def test_every_correlation_kind_is_in_the_readme_table():
+    kinds = {x.kind for scenario in SCENARIOS for x in correlate(facts(scenario))}
+    assert {"drbd-split-brain", "drbd-disagreement", "vm-active-twice", "split-cluster",
+            "config-drift"} <= kinds  # fmt: skip
+    assert kinds - _readme_kinds() == set()
+
+
+@pytest.mark.real
+@pytest.mark.skipif(dry.front_end("8.4") is None, reason="drbd-utils (drbdadm-84)")
+def test_the_drbdadm_lines_of_the_correlations_run_with_the_real_drbdadm():
+    conf = str(CLUSTER / "drbd-split-brain" / "node05" / "drbd.conf")
+    lines = []
+    for scenario in ("drbd-split-brain", "drbd-disagreement", "config-drift"):
+        for found in problems(correlate(facts(scenario))):
+            lines += ["# on -", *found.advice]  # each advice starts on no node in particular
+    lines += advice.drbd_one_side("drbd1", N06, loaded=False)
+    checked = 0
+    for node, line in dry.lines_by_node(lines, [N05, N06], N05):
+        for args in dry.drbdadm_calls([line]):
+            args = args[1:] if args[:1] == ["-d"] else args  # the advice's own dry run
+            proc = dry.dry_run("8.4", conf, node, args)
+            assert proc.returncode == 0, f"{line!r} on {node}: {proc.stderr}"
+            checked += 1
+    assert checked >= 12
+    refused = dry.dry_run("8.4", conf, N06, ["up", "no-such-resource"])
+    assert refused.returncode != 0
