@@ -96,7 +96,9 @@ SERVICES_CASES = [
         ["--crm-mon-file", "crm-mon_21-orphaned-active.xml", "-s", "ms-drbd0"]
         + ["--failcount-warning", "10"],
         WARNING,
-        "SERVICES WARNING - ms-drbd0 orphaned (no longer configured) but still active",
+        # its instance on sles238 is Stopped although the node is online (issue 18, F18)
+        "SERVICES WARNING - ms-drbd0 not running on sles238 (online; 1 of 2 instances "
+        "running), orphaned (no longer configured) but still active",
     ),
     # tickets
     (

@@ -232,6 +232,22 @@ CASES = [
         "SERVICES WARNING - p_cinder-volume failed monitor on node-3 (not running), "
         "1 of 21 resources degraded",
     ),
+    # Pacemaker 2.0.5 (its regression output): ping on one of two online nodes, apache stopped
+    # in the running container of bundle replica 1
+    (
+        "check_cluster_services",
+        ["--crm-mon-file", "crm-mon_20-partially-active.xml"],
+        WARNING,
+        "SERVICES WARNING - ping-clone not running on cluster02 (online; 1 of 2 instances "
+        "running), httpd-bundle replica 1 stopped (1 of 2 running), dummy-2 disabled "
+        "(target-role Stopped), 3 of 5 resources degraded",
+    ),
+    (
+        "check_cluster",
+        ["--crm-mon-file", "crm-mon_20-partially-active.xml"],
+        OK,
+        "CLUSTER OK - quorate, 2 of 2 nodes online (cluster01, cluster02), DC unnamed",
+    ),
     # a stop that timed out made the node UNCLEAN; its fencing failed (1.1: <fence_event state=)
     (
         "check_cluster",
@@ -273,3 +289,17 @@ def test_pacemaker_11_fence_history_reads_the_state_attribute():
         ("ssc-vm-c-260.colo.seagate.com", "failed"),
         ("ssc-vm-c-260.colo.seagate.com", "success"),
     ]
+
+
+def test_a_clone_instance_banned_from_a_node_is_not_missing_there(tmp_path):
+    text = Path(fixture("crm-mon_20-partially-active.xml")).read_text()
+    ban = (
+        '  <bans>\n    <ban id="cli-ban-ping-clone-on-cluster02" resource="ping-clone" '
+        'node="cluster02" weight="-1000000" promoted-only="false" master_only="false"/>\n'
+        "  </bans>\n  <status "
+    )
+    banned = tmp_path / "crm-mon.xml"
+    banned.write_text(text.replace("  <status ", ban, 1))
+    run = run_plugin("check_cluster_services", "--crm-mon-file", str(banned))
+    assert "ping-clone not running" not in run.first_line
+    assert "httpd-bundle replica 1 stopped" in run.first_line

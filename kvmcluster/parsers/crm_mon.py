@@ -73,7 +73,7 @@ def parse_crm_mon(
             services.unclean_nodes.append(node.name)
         elif not node.member or node.standby:
             services.unavailable_nodes.append(node.name)
-        else:
+        elif not node.container:  # a bundle's guest node runs that bundle's resource alone
             services.online_nodes.append(node.name)
     services.tickets = [
         Ticket(t.get("id", "?"), t.get("status", ""), flag(t, "standby"), t.get("last-granted", ""))
@@ -299,9 +299,11 @@ def _services(element, fail_counts, source: str, depth: int = 0) -> list[Service
 
 def _bundle(element, fail_counts, source: str, depth: int) -> Service:
     """A bundle: replicas, each a container (and its IP, remote connection, and the bundled
-    resource). A replica runs where its container runs."""
+    resource). A replica runs where its container runs, and only if the bundled resource runs
+    in it (Pacemaker 2.0's crm_mon-partial: the container Started, httpd Stopped)."""
     replicas: list[tuple[str, str]] = []
     members: list[Service] = []
+    prefix = element.get("id", "?") + "-"  # NAME-ip-ADDR, NAME-docker-N, NAME-N: the plumbing
     for replica in element.iterfind("replica"):
         parts = [
             s
@@ -314,6 +316,9 @@ def _bundle(element, fail_counts, source: str, depth: int) -> Service:
             (p for p in parts if p.agent.split(":")[-1] in ("docker", "podman", "rkt")), None
         )
         where = container.nodes[0] if container and container.nodes else ""
+        bundled = [p for p in parts if not p.name.startswith(prefix)]
+        if any(not p.nodes and p.target_role != "Stopped" for p in bundled):
+            where = ""
         replicas.append((replica.get("id", "?"), where))
     running = sorted({where for _, where in replicas if where})
     counts: dict[str, int] = {}

@@ -137,6 +137,16 @@ def _pacemaker(
                 f"({len(service.replicas) - len(stopped)} of {len(service.replicas)} running)",
                 "service-replica-stopped",
             )
+    if service.kind in ("clone", "promotable") and service.nodes and not disabled:
+        missing = _clone_missing(service, status)
+        if missing:
+            running = len(service.nodes)
+            verdict.add(
+                State.WARNING,
+                f"not running on {', '.join(missing)} (online; {running} of "
+                f"{running + len(missing)} instances running)",
+                "service-clone-partial",
+            )
     if service.kind == "promotable" and service.nodes and not disabled:
         promoted = len(service.promoted_nodes)
         expected = policy.promoted
@@ -292,6 +302,21 @@ def evaluate(status: ServicesStatus, policy: ServicesPolicy) -> Report:
         {"count": len(services), "noun": noun, "started": started, "on_purpose": on_purpose},
     )
     return report
+
+
+def _clone_missing(service: Service, status: ServicesStatus) -> list[str]:
+    """The online nodes a clone does not run on although crm_mon lists a Stopped instance of
+    it (an instance it should run and does not: Pacemaker 2.0's crm_mon-partial, ping on
+    one of two nodes), less the nodes a location constraint bans it from."""
+    if "Stopped" not in service.flags:
+        return []
+    names = {service.name, *service.members}
+    banned = {
+        c.node
+        for c in status.constraints or []
+        if c.resource in names and c.score.strip().startswith("-")
+    }
+    return [n for n in status.online_nodes if n not in service.nodes and n not in banned]
 
 
 def _fencing_node_away(service: Service, status: ServicesStatus) -> bool:
