@@ -27,6 +27,7 @@ from tests import drbd_dry_run as dry
 CLUSTER = Path(__file__).parent / "fixtures" / "cluster"
 README = Path(__file__).parent.parent / "README.md"
 N05, N06 = "node05.c01.cloud.agarik.com", "node06.c01.cloud.agarik.com"
+S05, S06 = "node05", "node06"  # the short names summaries and items use
 VM200 = "aquarius_000200_MFA_mfa.fr_prodwsrv1.mfa.fr"
 OK_KINDS = {"drbd-pair", "cluster-membership", "config-same"}
 SCENARIOS = sorted(p.name for p in CLUSTER.iterdir() if p.is_dir())
@@ -97,16 +98,16 @@ def test_the_seed_split_brain_names_the_resource_its_vg_the_writes_and_the_victi
     assert split.state == State.CRITICAL
     assert split.nodes == (N05, N06)
     assert split.summary == (
-        f"split brain on drbd0 between {N05}, {N06}: {N06} has not written since the split "
-        f"(0 out of sync), {N05} has: {N06} is the victim"
+        f"split brain on drbd0 between {S05}, {S06}: {S06} has not written since the split "
+        f"(0 out of sync), {S05} has: {S06} is the victim"
     )
     assert split.items[:2] == ("drbd0", "VG volimages on drbd0")
-    assert f"{N05}: Primary StandAlone, 400 MiB out of sync: written since the split" in split.items
+    assert f"{S05}: Primary StandAlone, 400 MiB out of sync: written since the split" in split.items
     assert (
-        f"{N06}: Primary StandAlone, 0 out of sync: no writes since the split as far as the "
+        f"{S06}: Primary StandAlone, 0 out of sync: no writes since the split as far as the "
         "inputs show"
     ) in split.items
-    assert f"{N05}: the kernel logged Split-Brain for drbd0 (dmesg.txt line 5, 6)" in split.items
+    assert f"{S05}: the kernel logged Split-Brain for drbd0 (dmesg.txt line 5, 6)" in split.items
     # the recovery: LVM off on the victim before DRBD goes Secondary there, 8.4's discard form
     steps = list(split.advice)
     assert steps[0].startswith(f"# split brain on drbd0: {N06} is the victim")
@@ -125,7 +126,7 @@ def test_the_vms_on_the_split_resource_leave_the_victim_before_its_vgs_go_down()
     disk = Disk("vda", "/dev/volimages/img0", "block")
     nodes[1].domains = [*nodes[1].domains, HypervisorDomain(N06, "vm-img", "running", [disk])]
     (split,) = by_kind(correlate(nodes), "drbd-split-brain")
-    assert f"VM vm-img runs on {N06}" in split.items
+    assert f"VM vm-img runs on {S06}" in split.items
     steps = list(split.advice)
     restart = steps.index(f"clusvcadm -r vm:vm-img -m {N05}")
     assert restart < steps.index("vgchange -aln volimages") < steps.index("drbdadm secondary drbd0")
@@ -166,6 +167,9 @@ def test_one_side_unreachable_claims_no_split_brain_from_the_other_alone():
     nodes = facts("drbd-split-brain")
     nodes[1] = NodeFacts(N06, reachable=False, error="ssh: connection refused")
     assert correlate(nodes) == []
+    halfway = facts("drbd-split-brain")  # a node whose read failed after some inputs came
+    halfway[1].reachable, halfway[1].error = False, "killed at its deadline"
+    assert correlate(halfway) == []
     three = facts("drbd-split-brain") + [NodeFacts("node07", reachable=False)]
     assert [x.kind for x in problems(correlate(three))] == ["drbd-split-brain"]
 
@@ -182,20 +186,23 @@ def test_two_sides_that_tell_different_stories():
     ]
     standalone, roles, one_side = found
     assert standalone.summary == (
-        f"drbd0: {N05} is StandAlone (it will not reconnect by itself) while {N06} waits for it "
+        f"drbd0: {S05} is StandAlone (it will not reconnect by itself) while {S06} waits for it "
         "(WFConnection)"
     )
     assert standalone.advice[-1] == "drbdadm connect drbd0"
     assert standalone.advice[0].startswith(f"# on {N05}: StandAlone does not reconnect")
     assert roles.summary == (
-        f"drbd1: the two sides contradict each other: {N06} says {N05} is Primary, {N05} says "
+        f"drbd1: the two sides contradict each other: {S06} says {S05} is Primary, {S05} says "
         "it is Secondary"
     )
     assert one_side.summary == (
-        f"drbd2 is up on {N05} only (Primary, Connected); on {N06} it is not up"
+        f"drbd2 is up on {S05} only (Primary, Connected); on {S06} it is not up"
     )
-    assert one_side.advice == (f"# on {N06}: drbd2 is not up here", "drbdadm up drbd2",
-                               "drbdadm cstate drbd2   # Connected once both sides see it")  # fmt: skip
+    assert one_side.advice == (
+        f"# on {N06}: drbd2 is not up here",
+        "drbdadm up drbd2",
+        "drbdadm cstate drbd2   # Connected once both sides see it",
+    )
     assert not by_kind(correlate(facts("drbd-disagreement")), "drbd-split-brain")
 
 
@@ -213,7 +220,7 @@ def test_one_side_connected_and_the_other_not_is_a_disagreement():
     nodes = facts("healthy-cman")
     nodes[1].drbd.resources[0].connections[0].state = "WFConnection"
     (found,) = by_kind(correlate(nodes), "drbd-disagreement")
-    assert found.summary.startswith(f"drbd0: {N05} says Connected, {N06} says WFConnection")
+    assert found.summary.startswith(f"drbd0: {S05} says Connected, {S06} says WFConnection")
 
 
 # --- vm-active-twice -------------------------------------------------------------------------
@@ -224,11 +231,11 @@ def test_a_vm_running_in_the_libvirt_of_two_nodes_names_the_copy_to_stop():
     (twice,) = problems(found)
     assert (twice.kind, twice.state, twice.nodes) == ("vm-active-twice", State.CRITICAL, (N05, N06))
     assert twice.summary == (
-        f"{VM200} runs on {N05}, {N06} at once (two writers on its disks); the cluster owns the "
-        f"copy on {N05}: stop it on {N06}"
+        f"{VM200} runs on {S05}, {S06} at once (two writers on its disks); the cluster owns the "
+        f"copy on {S05}: stop it on {S06}"
     )
-    assert twice.items == (f"VM {VM200}", f"runs on {N05}", f"runs on {N06}",
-                           f"the cluster owns the copy on {N05}")  # fmt: skip
+    assert twice.items == (f"VM {VM200}", f"runs on {S05}", f"runs on {S06}",
+                           f"the cluster owns the copy on {S05}")  # fmt: skip
     steps = list(twice.advice)
     assert steps[_index(steps, "virsh destroy") - 1] == f"# on {N06}"
     assert f"# on {N05}" not in steps[: _index(steps, "virsh destroy")]
@@ -285,7 +292,7 @@ def test_drift_names_the_file_the_versions_and_the_first_differing_line_never_th
         ("config-drift", State.WARNING, "lvm.conf"),
     ]
     cluster_conf, drbd_conf, lvm_conf = found
-    assert cluster_conf.summary == (f"cluster.conf differs: config_version 01 on {N05}, 2 on {N06}")
+    assert cluster_conf.summary == (f"cluster.conf differs: config_version 01 on {S05}, 2 on {S06}")
     assert cluster_conf.advice[0].startswith(f"# keep {N06}'s (the highest config_version)")
     assert "cman_tool version -r   # pushes it to every node" in cluster_conf.advice
     line = next(
@@ -295,11 +302,11 @@ def test_drift_names_the_file_the_versions_and_the_first_differing_line_never_th
         )
         if "rate 110M" in text and n > 50
     )
-    assert drbd_conf.summary == f"drbd.conf differs between {N05}, {N06} from line {line}"
+    assert drbd_conf.summary == f"drbd.conf differs between {S05}, {S06} from line {line}"
     assert lvm_conf.summary == (
-        f"lvm.conf devices/filter, global/locking_type differs between {N05}, {N06}"
+        f"lvm.conf devices/filter, global/locking_type differs between {S05}, {S06}"
     )
-    assert f"global/locking_type: 3 on {N05}, 1 on {N06}" in lvm_conf.items
+    assert f"global/locking_type: 3 on {S05}, 1 on {S06}" in lvm_conf.items
     shown = " ".join(" ".join((x.summary, *x.items, *x.advice)) for x in found)
     for secret in ("rate 40M", "110M", "a|", "drbd[0-9]", "failoverdomainnode"):
         assert secret not in shown
@@ -312,7 +319,7 @@ def test_the_same_config_version_with_other_content_names_the_line():
     )
     (found,) = [x for x in problems(correlate(nodes)) if x.items[0] == "cluster.conf"]
     assert re.fullmatch(
-        rf"cluster.conf differs between {N05}, {N06} from line \d+ with the same "
+        rf"cluster.conf differs between {S05}, {S06} from line \d+ with the same "
         r"config_version 01",
         found.summary,
     )
@@ -331,7 +338,7 @@ def test_drbd_versions_that_differ_are_drift():
     nodes[0].drbd_utils_version, nodes[0].drbd_kernel_version = "9.22.0", "8.4.11"
     nodes[1].drbd_utils_version, nodes[1].drbd_kernel_version = "9.22.0", "8.4.10"
     (found,) = problems(correlate(nodes))
-    assert found.summary == f"DRBD kernel module versions differ: 8.4.11 on {N05}, 8.4.10 on {N06}"
+    assert found.summary == f"DRBD kernel module versions differ: 8.4.11 on {S05}, 8.4.10 on {S06}"
 
 
 # --- inputs are data ---------------------------------------------------------------------------

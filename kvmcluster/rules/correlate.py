@@ -10,6 +10,7 @@ advice through kvmcluster.advice (shell-quoted, printable)."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from itertools import combinations
 
 from kvmcluster import advice
@@ -35,7 +36,29 @@ def correlate(nodes: list[NodeFacts]) -> list[Correlation]:
     found += _vms_twice(read)
     found += _membership(read)
     found += _drift(read)
-    return found
+    return [_shortened(x, read) for x in found]
+
+
+def _shortened(found: Correlation, nodes: list[NodeFacts]) -> Correlation:
+    """The summary and items name the nodes by their short names where those are unambiguous
+    (node05, not node05.c01.cloud.agarik.com: the first line of a plugin); `nodes` and the
+    advice keep the full names (clusvcadm -m and `# on` need the cluster's own)."""
+    shorts = [short(n.name) for n in nodes]
+    if len(set(shorts)) != len(shorts):
+        return found
+    pairs = sorted(
+        ((_p(n.name), _p(s)) for n, s in zip(nodes, shorts) if n.name != s),
+        key=lambda pair: -len(pair[0]),
+    )
+    if not pairs:
+        return found
+
+    def sub(text: str) -> str:
+        for full, brief in pairs:
+            text = text.replace(full, brief)
+        return text
+
+    return replace(found, summary=sub(found.summary), items=tuple(sub(i) for i in found.items))
 
 
 def _p(text) -> str:
