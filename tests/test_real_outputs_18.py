@@ -205,6 +205,26 @@ CASES = [
         OK,
         "CLUSTER OK - corosync 1 ring up (ring 0)",
     ),
+    # DRBD 8.3.8 /proc/drbd: a resync with the queue_delay of a SyncTarget; dual-primary
+    (
+        "check_drbd",
+        ["--proc-file", "proc-drbd_838-sync-target-queue-delay.txt"],
+        WARNING,
+        "DRBD WARNING - drbd0 SyncTarget 20.8% done, ETA 0:01:30",
+    ),
+    (
+        "check_drbd",
+        ["--proc-file", "proc-drbd_838-sync-target-queue-delay.txt", "--role", "dual-primary"],
+        CRITICAL,
+        "DRBD CRITICAL - drbd0 role Secondary, expected Primary, SyncTarget 20.8% done, "
+        "ETA 0:01:30",
+    ),
+    (
+        "check_drbd",
+        ["--proc-file", "proc-drbd_838-dual-primary-ok.txt", "--role", "dual-primary"],
+        OK,
+        "DRBD OK - 1 resource Connected and UpToDate (Primary/Primary)",
+    ),
     # Pacemaker 1.1 crm_mon --as-xml (legacy <crm_mon> schema)
     (
         "check_cluster",
