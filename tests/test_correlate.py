@@ -457,3 +457,74 @@ def test_the_drbdadm_lines_of_the_correlations_run_with_the_real_drbdadm():
     assert checked >= 12
     refused = dry.dry_run("8.4", conf, N06, ["up", "no-such-resource"])
     assert refused.returncode != 0
+
+
+# --- through the cluster view's front ends: status --from A --from B, check_kvmcluster ----------
+
+FIRST = {  # scenario -> the worst cluster finding's kind and the start of its summary
+    "drbd-split-brain": ("drbd-split-brain", "split brain on drbd0 between node05, node06: "
+                         "node06 has not written since the split"),
+    "drbd-split-brain-840": ("drbd-split-brain", "split brain on drbd0 between node1, node2: "
+                             "both sides wrote"),
+    "drbd-split-brain-both-primary": ("drbd-split-brain", "split brain on drbd0 between node-a"),
+    "drbd-disagreement": ("drbd-disagreement", "drbd0: node05 is StandAlone"),
+    "vm-active-twice": ("vm-active-twice", f"{VM200} runs on node05, node06 at once"),
+    "split-cluster": ("split-cluster", "the cluster is split: 2 partitions hold quorum"),
+    "config-drift": ("config-drift", "cluster.conf differs: config_version 01 on node05, 2 on"),
+}  # fmt: skip
+
+
+def _captures(scenario: str) -> list[str]:
+    args = []
+    for folder in sorted((CLUSTER / scenario).iterdir()):
+        args += ["--from", str(folder)]
+    return args
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_status_from_both_captures_shows_the_findings_and_exits_with_the_worst(scenario):
+    import json
+
+    from tests.plugin_runner import run_plugin
+
+    run = run_plugin("kvmcluster", "status", *_captures(scenario), "--json")
+    view = json.loads(run.stdout)
+    expected = correlate(facts(scenario))
+    assert view["version"] == 2
+    assert [(x["kind"], x["state"]) for x in view["correlations"]] == [
+        (x.kind, x.state.name) for x in expected
+    ]
+    assert [x["advice"] for x in view["correlations"]] == [list(x.advice) for x in expected]
+    text = run_plugin("kvmcluster", "status", *_captures(scenario), "--no-color")
+    assert text.returncode == run.returncode == view["exit_code"]
+    if scenario in FIRST:
+        kind, summary = FIRST[scenario]
+        worst = max(x.state for x in expected if x.kind == kind)
+        assert run.returncode >= int(worst) and worst >= State.WARNING
+        assert re.search(rf"\b{worst.name} +{kind}: {re.escape(summary)}", text.stdout)
+    else:
+        assert (run.returncode, text.first_line.split("   ")[0]) == (
+            0,
+            "kvmcluster status --cluster: OK",
+        )
+
+
+@pytest.mark.parametrize("scenario", sorted(FIRST))
+def test_check_kvmcluster_alerts_once_with_the_worst_cluster_finding(scenario):
+    import subprocess
+    import sys
+
+    from tests.plugin_runner import plugin_env
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "kvmcluster.checks.kvmcluster", *_captures(scenario)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=plugin_env(),
+    )
+    first = proc.stdout.splitlines()[0]
+    kind, summary = FIRST[scenario]
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert proc.returncode == 2, proc.stdout
+    assert first.startswith(f"KVMCLUSTER CRITICAL - {summary}"), first
