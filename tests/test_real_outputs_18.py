@@ -203,7 +203,15 @@ CASES = [
         "check_cluster",
         ["--cfgtool-file", "corosync-cfgtool_301-one-link-ok.txt"],
         OK,
-        "CLUSTER OK - corosync 1 ring up (ring 0)",
+        "CLUSTER OK - corosync 1 link connected (link 0)",  # "LINK ID": not a ring
+    ),
+    # corosync 2.3, no Qdevice column, nodes named by address, no blank line between sections
+    (
+        "check_cluster",
+        ["--quorumtool-file", "corosync-quorumtool_23-two-node-addresses.txt"],
+        OK,
+        "CLUSTER OK - quorate, 2 of 2 nodes online (10.1.2.4, 10.1.2.5), 2 votes, 2 expected, "
+        "1 needed",
     ),
     # DRBD 8.3.8 /proc/drbd: a resync with the queue_delay of a SyncTarget; dual-primary
     (

@@ -198,7 +198,12 @@ def evaluate(status: ClusterStatus, policy: ClusterPolicy) -> Report:
             "corosync-links",
             {
                 "link_ids": [link.link_id for link in status.links],
-                "knet": any(link.peers for link in status.links),
+                # knet peers, or a link status that is not corosync 2's ring text (3.x UDP(U)
+                # and a lone knet link print `status = OK` under "LINK ID")
+                "knet": any(
+                    link.peers or "ring" not in (link.status or "ring").lower()
+                    for link in status.links
+                ),
                 "transport": any(link.transport for link in status.links),
             },
         )
