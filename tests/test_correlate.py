@@ -528,3 +528,77 @@ def test_check_kvmcluster_alerts_once_with_the_worst_cluster_finding(scenario):
     assert "Traceback" not in proc.stdout + proc.stderr
     assert proc.returncode == 2, proc.stdout
     assert first.startswith(f"KVMCLUSTER CRITICAL - {summary}"), first
+
+
+# --- the live captures again: real daemons, the same findings ------------------------------------
+
+
+def _why_not_live(*tools: str) -> str | None:
+    import os
+
+    if os.geteuid() != 0:
+        return "needs root (namespaces, loop devices)"
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    return f"{', '.join(missing)} not installed" if missing else None
+
+
+def _run_script(name: str, out: Path, timeout: float) -> None:
+    import subprocess
+    import sys
+
+    script = CLUSTER / name
+    proc = subprocess.run([sys.executable, str(script), str(out)], capture_output=True,
+                          text=True, timeout=timeout, cwd=str(CLUSTER.parents[2]))  # fmt: skip
+    if proc.returncode == 75 or "exists: not touched" in proc.stderr:
+        pytest.skip(f"{name}: another run holds its namespaces or devices")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _facts_of(folder: Path) -> list[NodeFacts]:
+    found = []
+    for node in sorted(folder.iterdir()):
+        cap = Capture(str(node))
+        found.append(facts_from_capture(cap, cap.hostname()))
+        cap.close()
+    return found
+
+
+@pytest.mark.real
+@pytest.mark.skipif(
+    _why_not_live("ip", "unshare", "nsenter", "corosync", "pacemakerd", "crm_mon") is not None,
+    reason=str(_why_not_live("ip", "unshare", "nsenter", "corosync", "pacemakerd", "crm_mon")),
+)
+def test_live_a_real_two_node_cut_is_a_split_cluster_and_before_it_a_healthy_pair(tmp_path):
+    """capture_split_cluster.py again (about 40 s): two real corosync + Pacemaker nodes in
+    network namespaces, captured healthy, then with the link cut."""
+    _run_script("capture_split_cluster.py", tmp_path, 600)
+    healthy = correlate(_facts_of(tmp_path / "healthy-pacemaker"))
+    assert healthy and not problems(healthy)
+    (split,) = problems(correlate(_facts_of(tmp_path / "split-cluster")))
+    assert (split.kind, split.state) == ("split-cluster", State.CRITICAL)
+    assert "node05 sees node05 (quorate)" in split.items
+    assert not any(Path("/run/netns", ns).exists() for ns in ("kK17a", "kK17b"))
+
+
+@pytest.mark.real
+@pytest.mark.skipif(
+    _why_not_live("losetup", "/usr/sbin/libvirtd", "qemu-system-x86_64") is not None,
+    reason=str(_why_not_live("losetup", "/usr/sbin/libvirtd", "qemu-system-x86_64")),
+)
+def test_live_a_vm_started_on_a_second_real_libvirtd_is_active_twice(tmp_path):
+    """capture_vm_twice.py again (about 10 s): two real libvirtd daemons, the seed's VM
+    running in both, each node's libvirt written by collect's writer."""
+    from tests.libvirtd_real import missing
+
+    if missing():
+        pytest.skip(missing())
+    shutil.copytree(
+        CLUSTER / "healthy-cman",
+        tmp_path / "vm-active-twice",
+        ignore=shutil.ignore_patterns("libvirt-*"),  # written again by the capture
+    )
+    _run_script("capture_vm_twice.py", tmp_path, 300)
+    (twice,) = problems(correlate(_facts_of(tmp_path / "vm-active-twice")))
+    assert (twice.kind, twice.nodes) == ("vm-active-twice", (N05, N06))
+    assert "the cluster owns the copy on node05" in twice.items
+    assert not Path("/dev/volnode05").exists()
