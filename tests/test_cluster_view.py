@@ -410,15 +410,17 @@ def test_live_hung_node_is_cut_off_at_its_own_deadline(nodes, tmp_path):
     nodes.add(N05, node_capture(tmp_path, "healthy", N05))
     nodes.add(N06, node_capture(tmp_path, "healthy", N06), hang=30)
     started = time.monotonic()
-    run = run_plugin("kvmcluster", "status", "--cluster", "--json", "-t", "5", *nodes.options())
+    run = run_plugin("kvmcluster", "status", "--cluster", "--json", "-t", "10", *nodes.options())
     elapsed = time.monotonic() - started
     document = json.loads(run.stdout)
     validate(document)
     first, second = document["nodes"]
-    assert first["reachable"] and all(a["captured"] for a in first["areas"])
+    assert first["reachable"], first
+    assert all(a["captured"] for a in first["areas"]), first
     assert {a["state"] for a in first["areas"]} == {"OK"}
-    assert not second["reachable"] and "its own deadline" in second["error"]
-    assert elapsed < 5 + 2, elapsed
+    # cut off by its own deadline (the tool killed), not given up by the view as a last resort
+    assert not second["reachable"] and "its tools hangs" in second["error"], second
+    assert elapsed < 10 + 2, elapsed
     assert run.returncode == 1
 
 
