@@ -276,6 +276,13 @@ CASES = [
         OK,
         "CLUSTER OK - quorate, 2 of 2 nodes online (cluster01, cluster02), DC unnamed",
     ),
+    # Pacemaker 1.1.7 of RHEL 6 (openais stack): the peer shut down, the partition lost quorum
+    (
+        "check_cluster",
+        ["--crm-mon-file", "crm-mon_117-rhel6-peer-shut-down-without-quorum.xml"],
+        CRITICAL,
+        "CLUSTER CRITICAL - not quorate, storage1.node offline, 1 of 2 nodes degraded",
+    ),
     # a stop that timed out made the node UNCLEAN; its fencing failed (1.1: <fence_event state=)
     (
         "check_cluster",
