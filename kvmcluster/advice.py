@@ -321,13 +321,16 @@ def pacemaker_recovery(
 
 
 @_lines
-def drbd_one_side(resource: str, node: str, loaded: bool = True) -> list[str]:
-    """A resource up on one node only: bring it up on the other (module first if need be)."""
-    res = shlex.quote(resource)
-    out = [_on(node, f"{resource} is not up here" + ("" if loaded else ", DRBD is not loaded"))]
+def drbd_one_side(resources: list[str], node: str, loaded: bool = True) -> list[str]:
+    """Resources up on one node only: bring them up on the other (the module first if it is
+    not loaded there)."""
+    names = ", ".join(resources)
+    out = [_on(node, f"{names} not up here" + ("" if loaded else ": DRBD is not loaded"))]
     if not loaded:
         out.append("modprobe drbd")
-    out += [f"drbdadm up {res}", f"drbdadm cstate {res}   # Connected once both sides see it"]
+    for resource in resources:
+        res = shlex.quote(resource)
+        out += [f"drbdadm up {res}", f"drbdadm cstate {res}   # Connected once both sides see it"]
     return out
 
 

@@ -196,14 +196,51 @@ def test_two_sides_that_tell_different_stories():
         "it is Secondary"
     )
     assert one_side.summary == (
-        f"drbd2 is up on {S05} only (Primary, Connected); on {S06} it is not up"
+        f"drbd2 up on {S05} only (drbd2 Primary Connected); on {S06}: not up"
     )
     assert one_side.advice == (
-        f"# on {N06}: drbd2 is not up here",
+        f"# on {N06}: drbd2 not up here",
         "drbdadm up drbd2",
         "drbdadm cstate drbd2   # Connected once both sides see it",
     )
     assert not by_kind(correlate(facts("drbd-disagreement")), "drbd-split-brain")
+
+
+def test_drbd_not_loaded_on_one_node_is_one_finding_for_every_resource_up_on_the_other():
+    from kvmcluster.model.drbd import DrbdStatus
+
+    nodes = facts("healthy-cman")
+    nodes[1].drbd = DrbdStatus(source=c.PROC_DRBD, loaded=False)
+    (found,) = problems(correlate(nodes))
+    assert (found.kind, found.state, found.items[:3]) == (
+        "drbd-disagreement",
+        State.WARNING,
+        ("drbd0", "drbd1", "drbd2"),
+    )
+    assert found.summary.endswith(f"on {S06}: DRBD is not loaded")
+    assert found.advice[:3] == (
+        f"# on {N06}: drbd0, drbd1, drbd2 not up here: DRBD is not loaded",
+        "modprobe drbd",
+        "drbdadm up drbd0",
+    )
+    # DRBD not captured at all on one node: nothing to compare, nothing said
+    nodes[1].drbd = None
+    assert not problems(correlate(nodes))
+
+
+def test_pacemaker_vm_owners_are_read_from_crm_mon():
+    before, after = facts("healthy-pacemaker"), facts("split-cluster")
+    assert [n.owners for n in before] == [{"vm101": "node05", "vm102": "node06"}] * 2
+    assert [n.owners for n in after] == [
+        {"vm101": "node05", "vm102": "node05"},
+        {"vm101": "node06", "vm102": "node06"},
+    ]
+    # each partition owns both VMs: where they run twice, no single owner is named
+    for node in after:
+        node.domains = [HypervisorDomain(node.name, "vm101", "running")]
+    (twice,) = by_kind(correlate(after), "vm-active-twice")
+    assert "the nodes disagree on its owner: node05 say node05; node06 say node06" in twice.items
+    assert "no single owner is known" in twice.summary
 
 
 def test_standalone_against_wfconnection_with_a_kernel_split_brain_line_is_a_split_brain():
@@ -446,7 +483,7 @@ def test_the_drbdadm_lines_of_the_correlations_run_with_the_real_drbdadm():
     for scenario in ("drbd-split-brain", "drbd-disagreement", "config-drift"):
         for found in problems(correlate(facts(scenario))):
             lines += ["# on -", *found.advice]  # each advice starts on no node in particular
-    lines += advice.drbd_one_side("drbd1", N06, loaded=False)
+    lines += advice.drbd_one_side(["drbd1", "drbd2"], N06, loaded=False)
     checked = 0
     for node, line in dry.lines_by_node(lines, [N05, N06], N05):
         for args in dry.drbdadm_calls([line]):
@@ -602,3 +639,33 @@ def test_live_a_vm_started_on_a_second_real_libvirtd_is_active_twice(tmp_path):
     assert (twice.kind, twice.nodes) == ("vm-active-twice", (N05, N06))
     assert "the cluster owns the copy on node05" in twice.items
     assert not Path("/dev/volnode05").exists()
+
+
+def _every_capture() -> list[Path]:
+    demo = Path(__file__).parent.parent / "kvmcluster" / "demo_captures"
+    found = [p for p in sorted(demo.iterdir()) if p.is_dir()]
+    for scenario in SCENARIOS:
+        found += sorted((CLUSTER / scenario).iterdir())
+    return found
+
+
+def test_any_two_captures_side_by_side_correlate_without_error_in_stable_kinds():
+    """Nodes of other stacks, other DRBD versions, other clusters: whatever is paired, the
+    rules answer in stable kinds, on printable lines."""
+    every = []
+    for folder in _every_capture():
+        cap = Capture(str(folder))
+        every.append(facts_from_capture(cap, folder.name))
+        cap.close()
+    kinds = set()
+    for i, a in enumerate(every):
+        for b in every[i + 1 :]:
+            for found in correlate([a, b]):
+                kinds.add(found.kind)
+                assert re.fullmatch(r"[a-z]+(-[a-z0-9]+)+", found.kind)
+                for line in (found.summary, *found.items, *found.advice):
+                    assert line.isprintable(), line
+    assert kinds - _readme_kinds() == set()
+    # a cman node beside a Pacemaker node, both healthy, the same member names: no false alarm
+    mixed = correlate([facts("healthy-cman")[0], facts("healthy-pacemaker")[1]])
+    assert mixed and not problems(mixed)

@@ -156,36 +156,49 @@ def _drbd(nodes: list[NodeFacts]) -> list[Correlation]:
         ra, rb = _resources(a), _resources(b)
         if a.drbd is None or b.drbd is None:
             continue  # one side's DRBD not captured: nothing to compare
+        only_a, only_b = [], []
         for name in sorted(set(ra) | set(rb)):
             if name in ra and name in rb:
                 found.append(_pair(a, ra[name], b, rb[name]))
             elif name in ra:
-                found += _one_side(a, ra[name], b)
+                only_a += _one_side(a, ra[name], b)
             else:
-                found += _one_side(b, rb[name], a)
+                only_b += _one_side(b, rb[name], a)
+        found += _up_on_one_side(a, only_a, b) + _up_on_one_side(b, only_b, a)
     return found
 
 
-def _one_side(up: NodeFacts, resource: Resource, other: NodeFacts) -> list[Correlation]:
-    """A resource up on one node only, where the other's drbd.conf has it too (or says
-    nothing) and the resource's connection is to that node."""
+def _one_side(up: NodeFacts, resource: Resource, other: NodeFacts) -> list[Resource]:
+    """[resource] when it is up on `up` only, the other's drbd.conf has it too (or says
+    nothing) and the resource's connection is to that node; else []."""
     if other.drbd_configured is not None and resource.name not in {
         r.name for r in other.drbd_configured
     }:
         return []
     if _connection(resource, other) is None and resource.connections:
         return []
-    why = "DRBD not loaded" if not other.drbd.loaded else "not up"
-    res = _p(resource.name)
-    state = _state(_connection(resource, other))
+    return [resource]
+
+
+def _up_on_one_side(up: NodeFacts, resources: list[Resource], other: NodeFacts):
+    """The resources up on one node only: one finding for them all (a module not loaded on
+    the other node takes every resource with it)."""
+    if not resources:
+        return []
+    why = "DRBD is not loaded" if not other.drbd.loaded else "not up"
+    names = ", ".join(_p(r.name) for r in resources)
+    states = [f"{_p(r.name)} {_p(r.role)} {_p(_state(_connection(r, other)))}" for r in resources]
     return [
         Correlation(
             "drbd-disagreement",
             State.WARNING,
-            f"{res} is up on {_p(up.name)} only ({_p(resource.role)}, {_p(state)}); "
-            f"on {_p(other.name)} it is {why}",
-            (res, f"{_p(up.name)}: {_p(resource.role)} {_p(state)}", f"{_p(other.name)}: {why}"),
-            tuple(advice.drbd_one_side(resource.name, other.name, other.drbd.loaded)),
+            f"{names} up on {_p(up.name)} only ({'; '.join(states)}); on {_p(other.name)}: {why}",
+            (
+                *(_p(r.name) for r in resources),
+                f"{_p(up.name)}: {', '.join(states)}",
+                f"{_p(other.name)}: {why}",
+            ),  # fmt: skip
+            tuple(advice.drbd_one_side([r.name for r in resources], other.name, other.drbd.loaded)),
             (up.name, other.name),
         )
     ]
