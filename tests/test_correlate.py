@@ -669,3 +669,55 @@ def test_any_two_captures_side_by_side_correlate_without_error_in_stable_kinds()
     # a cman node beside a Pacemaker node, both healthy, the same member names: no false alarm
     mixed = correlate([facts("healthy-cman")[0], facts("healthy-pacemaker")[1]])
     assert mixed and not problems(mixed)
+
+
+def test_drbd_9_sides_are_paired_by_the_peer_names_and_get_drbd_9_steps(tmp_path):
+    """node05: the real `drbdsetup status --json` of a StandAlone resource (to node06, 400 KiB
+    written since); node06: Primary too, Connecting to node05, nothing written (its status
+    built here). DRBD 9 names each connection's peer: the sides pair by those names."""
+    from kvmcluster.model.drbd import (
+        Connection,
+        Device,
+        DrbdStatus,
+        PeerDevice,
+        Resource,
+    )
+
+    node05 = tmp_path / "node05"
+    node05.mkdir()
+    shutil.copyfile(
+        Path(__file__).parent / "fixtures" / "drbdsetup-status-json_9-standalone.json",
+        node05 / c.DRBD_JSON,
+    )
+    (node05 / c.HOSTNAME).write_text("node05\n")
+    (node05 / c.DRBD_VERSION).write_text("DRBDADM_VERSION=9.22.0\nDRBD_KERNEL_VERSION=9.2.5\n")
+    cap = Capture(str(node05))
+    a = facts_from_capture(cap, "node05")
+    cap.close()
+    assert a.unread == {} and a.drbd_kernel_version == "9.2.5"
+
+    def resource(name: str, minor: int, state: str) -> Resource:
+        peer = PeerDevice(0, "Off" if state != "Connected" else "Established", "UpToDate",
+                          out_of_sync=0)  # fmt: skip
+        conn = Connection(state, "Unknown" if state != "Connected" else "Primary", "node05",
+                          peer_devices=[peer])  # fmt: skip
+        return Resource(name, "Primary", [Device(0, minor, "UpToDate")], [conn])
+
+    b = NodeFacts("node06", stack="pacemaker")
+    b.drbd = DrbdStatus(
+        "drbdsetup status --json",
+        version="9.2.5",
+        resources=[resource("volnode05", 1, "Connecting"), resource("volnode06", 2, "Connected")],
+    )
+    b.drbd_kernel_version = "9.2.5"
+    found = problems(correlate([a, b]))
+    (split,) = by_kind(found, "drbd-split-brain")
+    assert split.items[0] == "volnode05"
+    assert "node06 has not written since the split" in split.summary
+    assert "drbdadm wait-sync volnode05   # Connected, UpToDate on every node" in split.advice
+    assert "pcs resource ban drbd-volnode05-clone node06 --promoted" in split.advice
+    assert [x.kind for x in found] == ["drbd-split-brain"]  # volnode06: both agree
+    # a connection to a third node is not the pair's: nothing is claimed about it
+    for conn in b.drbd.resources[0].connections:
+        conn.peer_name = "node07"
+    assert not by_kind(correlate([a, b]), "drbd-split-brain")

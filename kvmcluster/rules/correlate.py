@@ -159,7 +159,7 @@ def _drbd(nodes: list[NodeFacts]) -> list[Correlation]:
         only_a, only_b = [], []
         for name in sorted(set(ra) | set(rb)):
             if name in ra and name in rb:
-                found.append(_pair(a, ra[name], b, rb[name]))
+                found += _pair(a, ra[name], b, rb[name])
             elif name in ra:
                 only_a += _one_side(a, ra[name], b)
             else:
@@ -204,8 +204,16 @@ def _up_on_one_side(up: NodeFacts, resources: list[Resource], other: NodeFacts):
     ]
 
 
-def _pair(a: NodeFacts, ra: Resource, b: NodeFacts, rb: Resource) -> Correlation:
+def _pair(a: NodeFacts, ra: Resource, b: NodeFacts, rb: Resource) -> list[Correlation]:
+    """The two sides of one resource; [] when one side has no connection to the other (DRBD 9
+    names its peers: a resource of the same name among other nodes is not this pair's)."""
     ca, cb = _connection(ra, b), _connection(rb, a)
+    if ca is None or cb is None:
+        return []
+    return [_sides(a, ra, ca, b, rb, cb)]
+
+
+def _sides(a, ra: Resource, ca: Connection, b, rb: Resource, cb: Connection) -> Correlation:
     a_up = ca is not None and ca.connected
     b_up = cb is not None and cb.connected
     res = _p(ra.name)
