@@ -311,6 +311,17 @@ def test_the_real_two_node_split_is_two_quorate_partitions():
     assert "pcs property set stonith-enabled=true" in steps
 
 
+def test_the_cman_two_node_split_stops_rgmanager_clvmd_and_cman_on_the_other_side():
+    (split,) = problems(correlate(facts("split-cluster-cman")))
+    assert (split.kind, split.state) == ("split-cluster", State.CRITICAL)
+    assert "two_node: each side keeps quorum alone (only fencing ends the split)" in split.items
+    steps = list(split.advice)
+    stop = _index(steps, "service rgmanager stop")
+    assert steps[stop - 1] == f"# on {N06}"
+    assert steps[stop : stop + 3] == ["service rgmanager stop", "service clvmd stop",
+                                      "service cman stop"]  # fmt: skip
+
+
 def test_one_partition_without_quorum_is_a_warning_not_a_split():
     nodes = facts("split-cluster")
     nodes[1].cluster.quorate = False
@@ -507,6 +518,7 @@ FIRST = {  # scenario -> the worst cluster finding's kind and the start of its s
     "drbd-disagreement": ("drbd-disagreement", "drbd0: node05 is StandAlone"),
     "vm-active-twice": ("vm-active-twice", f"{VM200} runs on node05, node06 at once"),
     "split-cluster": ("split-cluster", "the cluster is split: 2 partitions hold quorum"),
+    "split-cluster-cman": ("split-cluster", "the cluster is split: 2 partitions hold quorum"),
     "config-drift": ("config-drift", "cluster.conf differs: config_version 01 on node05, 2 on"),
 }  # fmt: skip
 
