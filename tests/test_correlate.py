@@ -729,6 +729,27 @@ def test_drbd_9_sides_are_paired_by_the_peer_names_and_get_drbd_9_steps(tmp_path
     assert "drbdadm wait-sync volnode05   # Connected, UpToDate on every node" in split.advice
     assert "pcs resource ban drbd-volnode05-clone node06 --promoted" in split.advice
     assert [x.kind for x in found] == ["drbd-split-brain"]  # volnode06: both agree
+    # the drbdadm lines with the real drbdadm 9 in dry-run mode, on a DRBD 9 config of the pair
+    if shutil.which("drbdadm"):
+        conf = tmp_path / "r9.conf"
+        conf.write_text(
+            "resource volnode05 {\n  device /dev/drbd1;\n  disk /dev/sdb2;\n  meta-disk internal;\n"
+            "  on node05 { node-id 0; address 127.0.0.1:7789; }\n"
+            "  on node06 { node-id 1; address 127.0.0.2:7789; }\n"
+            "  connection-mesh { hosts node05 node06; }\n}\n"
+        )
+        lines = [*split.advice, *advice.drbd_reconnect("volnode05", "node05")]
+        lines += [*advice.drbd_one_side(["volnode05"], "node06"), "# on -"]
+        lines += advice.config_drift("drbd.conf")
+        checked = 0
+        for node, line in dry.lines_by_node(lines, ["node05", "node06"], "node05"):
+            for args in dry.drbdadm_calls([line]):
+                args = args[1:] if args[:1] == ["-d"] else args
+                proc = dry.dry_run("9", str(conf), node, args)
+                assert proc.returncode == 0, f"{line!r} on {node}: {proc.stderr}"
+                checked += 1
+        assert checked >= 8
+        assert dry.dry_run("9", str(conf), "node06", ["up", "no-such"]).returncode != 0
     # a connection to a third node is not the pair's: nothing is claimed about it
     for conn in b.drbd.resources[0].connections:
         conn.peer_name = "node07"
