@@ -754,3 +754,39 @@ def test_drbd_9_sides_are_paired_by_the_peer_names_and_get_drbd_9_steps(tmp_path
     for conn in b.drbd.resources[0].connections:
         conn.peer_name = "node07"
     assert not by_kind(correlate([a, b]), "drbd-split-brain")
+
+
+def test_mangled_captures_never_raise_out_of_the_facts_or_the_rules(tmp_path):
+    """Every file of two captures cut, doubled, flipped or emptied (a fixed seed): each node's
+    facts say what they could not read, the rules answer in correlations."""
+    import random
+
+    rng = random.Random(1717)
+    unread = 0
+    sources = [CLUSTER / "drbd-split-brain", CLUSTER / "split-cluster", CLUSTER / "config-drift"]
+    for round_number in range(60):
+        scenario = sources[round_number % len(sources)]
+        work = tmp_path / f"r{round_number}"
+        shutil.copytree(scenario, work)
+        for path in sorted(work.rglob("*")):
+            if not path.is_file() or rng.random() < 0.5:
+                continue
+            data = path.read_bytes()
+            cut = rng.randrange(len(data) + 1)
+            path.write_bytes(
+                rng.choice(
+                    [
+                        data[:cut],
+                        data[:cut] + data[cut // 2 :],
+                        bytes(b ^ 0x20 if rng.random() < 0.05 else b for b in data),
+                        b"",
+                        data.replace(b"Primary", b"Pr\x00imary\n\x1b[2J"),
+                    ]
+                )
+            )
+        nodes = _facts_of(work)
+        unread += sum(len(n.unread) for n in nodes)
+        for found in correlate(nodes):
+            for line in (found.summary, *found.items, *found.advice):
+                assert line.isprintable(), line
+    assert unread > 30  # the mangling reached the parsers' refusals

@@ -28,8 +28,8 @@ def facts_from_capture(cap, name: str) -> NodeFacts:
             read(cap, facts)
         except KvmclusterError as exc:
             facts.unread[what] = str(exc)
-        except (OSError, ValueError, LookupError, TypeError, RecursionError) as exc:
-            facts.unread[what] = f"{what}: {type(exc).__name__}"
+        except Exception as exc:  # a defect of a reader must not end the whole cluster view
+            facts.unread[what] = f"{what}: cannot be read ({type(exc).__name__})"
     return facts
 
 
