@@ -790,3 +790,32 @@ def test_mangled_captures_never_raise_out_of_the_facts_or_the_rules(tmp_path):
             for line in (found.summary, *found.items, *found.advice):
                 assert line.isprintable(), line
     assert unread > 30  # the mangling reached the parsers' refusals
+
+
+def test_drbd_conf_with_drbd_d_compares_alike_from_a_local_and_a_remote_capture(tmp_path):
+    """Locally collect copies drbd.d/ beside drbd.conf; over SSH drbd.conf arrives as `cat
+    /etc/drbd.conf /etc/drbd.d/*.conf /etc/drbd.d/*.res`: the same files are no drift."""
+    main = 'include "drbd.d/*.conf";\\ninclude "drbd.d/*.res";\\n'
+    common = "common {\\n  net { protocol C; }\\n}\\n"
+    r0 = (CLUSTER / "healthy-cman" / "node05" / "drbd.conf").read_text().split("resource ", 1)[1]
+    r0 = "resource " + r0
+    local, remote = tmp_path / "node05", tmp_path / "node06"
+    (local / "drbd.d").mkdir(parents=True)
+    remote.mkdir()
+    (local / "drbd.conf").write_text(main)
+    (local / "drbd.d" / "global_common.conf").write_text(common)
+    (local / "drbd.d" / "a-seed.res").write_text(r0)
+    (remote / "drbd.conf").write_text(main + common + r0)
+    found = []
+    for folder in (local, remote):
+        cap = Capture(str(folder))
+        found.append(facts_from_capture(cap, folder.name))
+        cap.close()
+    assert found[0].configs[c.DRBD_CONF] == found[1].configs[c.DRBD_CONF]
+    assert not problems(correlate(found))
+    (remote / "drbd.conf").write_text(main + common + r0.replace("110M", "40M"))
+    cap = Capture(str(remote))
+    found[1] = facts_from_capture(cap, "node06")
+    cap.close()
+    (drift,) = problems(correlate(found))
+    assert drift.items[0] == "drbd.conf"

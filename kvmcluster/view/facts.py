@@ -91,9 +91,14 @@ def _drbd_conf(cap, facts: NodeFacts) -> None:
     texts = [_text(cap, c.DRBD_CONF)]
     folder = os.path.join(cap.dir, "drbd.d")
     if os.path.isdir(folder):  # a local capture's drbd.d/ (links refused by Capture)
-        for entry in sorted(os.listdir(folder)):
+        entries = sorted(os.listdir(folder))
+        for entry in [e for e in entries if e.endswith(".conf")] + [
+            e for e in entries if e.endswith(".res")
+        ]:
             texts.append(_text(cap, os.path.join("drbd.d", entry)) or "")
-    facts.configs[c.DRBD_CONF] = _digest("\n".join(texts))
+    # as a remote capture has them: `cat /etc/drbd.conf /etc/drbd.d/*.conf /etc/drbd.d/*.res`
+    # (sources.drbd.REMOTE_DRBD_CONF_ARGV), so a local node and a remote one compare alike
+    facts.configs[c.DRBD_CONF] = _digest("".join(texts))
     config = read_drbd_conf(path)  # includes followed inside the capture only
     names = {facts.name, facts.name.split(".", 1)[0]}
     facts.drbd_configured = configured_resources(config, names) or configured_resources(
