@@ -299,9 +299,10 @@ CASES = [
         "SERVICES CRITICAL - MyResource failed, state unknown on UNCLEAN "
         "ssc-vm-c-260.colo.seagate.com (until fencing succeeds), fail-count INFINITY on "
         "ssc-vm-c-260.colo.seagate.com, failed stop on ssc-vm-c-260.colo.seagate.com (unknown "
-        "error), failed monitor on ssc-vm-c-259.colo.seagate.com (unknown error), c-259.stonith "
-        "disabled (target-role Stopped), c-260.stonith disabled (target-role Stopped), 3 of 3 "
-        "resources degraded",
+        "error), failed monitor on ssc-vm-c-259.colo.seagate.com (unknown error), no fencing "
+        "device running (2 configured, none started) while stonith is enabled: a failed node "
+        "cannot be fenced and its resources stay blocked, c-259.stonith disabled (target-role "
+        "Stopped), 1 more, 3 of 3 resources degraded",
     ),
 ]
 

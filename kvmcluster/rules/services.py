@@ -357,6 +357,30 @@ def _cluster_wide(status: ServicesStatus, services: list[Service]) -> list[Findi
                     kinds=("service-no-fencing",),
                 )
             )
+    # every device counts (one started elsewhere fences), if a device is among those checked
+    devices = [s for s in status.services if s.agent.startswith("stonith:")]
+    if (
+        any(s.agent.startswith("stonith:") for s in services)
+        and not any(d.nodes for d in devices)
+        and status.options.get("stonith-enabled", "").lower() != "false"
+        and status.options.get("stop-all-resources", "").lower() != "true"
+        and status.options.get("maintenance-mode", "").lower() != "true"
+    ):
+        # Pacemaker 1.1.20 (crm-mon_11-rhel7-unclean-stop-timeout-fencing-failed): both
+        # devices disabled, the UNCLEAN node's fencing failed
+        count = len(devices)
+        findings.append(
+            Finding(
+                "",
+                State.CRITICAL,
+                (
+                    f"no fencing device running ({count} configured, none started) while "
+                    "stonith is enabled: a failed node cannot be fenced and its resources stay "
+                    "blocked",
+                ),
+                kinds=("service-no-fencing-device",),
+            )
+        )
     for ticket in status.tickets:
         if ticket.status != "granted":
             findings.append(
