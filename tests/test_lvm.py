@@ -12,7 +12,8 @@ import pytest
 
 from kvmcluster.errors import ParseError
 from kvmcluster.parsers.lvm import parse_lvm_config, parse_pvs, parse_vgs
-from kvmcluster.rules.lvm import filter_accepts, parse_free_limit
+from kvmcluster.checks.lvm import parse_free_limit
+from kvmcluster.rules.lvm import filter_accepts
 from tests.libvirt_nodes import domain, hypervisor
 from tests.plugin_runner import fixture, run_plugin
 
@@ -79,6 +80,9 @@ def test_free_limits():
     assert parse_free_limit("2G").breached(1024**3, 10 * 1024**3)
     with pytest.raises(ValueError):
         parse_free_limit("lots")
+    with pytest.raises(ValueError, match=r"ambiguous.*10%.*20G"):
+        parse_free_limit("10")  # 10 %, 10 GiB or 10 bytes?
+    assert parse_free_limit("10B").size == 10 and parse_free_limit("512M").size == 512 * 1024**2
 
 
 def test_clustered_vgs_on_drbd_with_clvmd_locking_and_a_filter_are_ok():

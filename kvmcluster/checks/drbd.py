@@ -22,7 +22,9 @@ states: CRITICAL not connected (StandAlone: possible split brain), disk Diskless
         role not as expected, resource configured but not up, module not loaded;
         with --libvirt: not Primary, Diskless or suspended under VMs running here (a
         resource in trouble names the VMs on its VG);
-        WARNING resync/verify running, out-of-sync data (--oos-warning);
+        WARNING resync/verify running (judged by --sync-*/--eta-* when given: OK inside
+        the warning ranges), stalled (CRITICAL with --stalled-critical), out-of-sync data
+        on a connected resource not resyncing (--oos-warning);
         UNKNOWN unreadable input or no resource at all.
 """
 
@@ -67,16 +69,52 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--oos-warning",
         metavar="RANGE",
-        type=nagios_range,
+        type=nagios_range("bytes"),
         default=None,
-        help="out-of-sync bytes outside this Nagios range warn (default 0: any byte warns)",
+        help="out-of-sync bytes outside this Nagios range warn, on a connected resource that "
+        "is not resyncing (sizes: 1073741824, 512M, 10G; default 0: any byte warns)",
     )
     parser.add_argument(
         "--oos-critical",
         metavar="RANGE",
-        type=nagios_range,
+        type=nagios_range("bytes"),
         default=None,
         help="out-of-sync bytes outside this Nagios range are critical (default none)",
+    )
+    parser.add_argument(
+        "--sync-warning",
+        metavar="RANGE",
+        type=nagios_range("percent"),
+        default=None,
+        help="a running resync whose percent done is outside this Nagios range warns, inside "
+        "it is OK (50: warns under 50%% done); without --sync-*/--eta-* every resync warns",
+    )
+    parser.add_argument(
+        "--sync-critical",
+        metavar="RANGE",
+        type=nagios_range("percent"),
+        default=None,
+        help="a running resync whose percent done is outside this range is critical (10:)",
+    )
+    parser.add_argument(
+        "--eta-warning",
+        metavar="RANGE",
+        type=nagios_range("seconds"),
+        default=None,
+        help="a running resync whose time left is outside this range warns (15m: more than "
+        "15 minutes left; 90s, 15m, 2h, 1d or seconds)",
+    )
+    parser.add_argument(
+        "--eta-critical",
+        metavar="RANGE",
+        type=nagios_range("seconds"),
+        default=None,
+        help="a running resync whose time left is outside this range is critical (2h)",
+    )
+    parser.add_argument(
+        "--stalled-critical",
+        action="store_true",
+        help="a resync that makes no progress (stalled) is CRITICAL (default WARNING)",
     )
     parser.add_argument(
         "--libvirt",
@@ -98,13 +136,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def nagios_range(text: str):
-    from kvmcluster.runtime.np import nagiosplugin
+def nagios_range(kind: str):
+    """The type of a threshold option: a Nagios range whose numbers may carry units of `kind`
+    ("bytes": 10G, "seconds": 15m, "percent": 50%), read by parsers.values.unit_range."""
 
-    try:
-        return nagiosplugin.Range(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"bad Nagios range {text!r}: {exc}") from None
+    def read(text: str):
+        from kvmcluster.parsers.values import unit_range
+        from kvmcluster.runtime.np import nagiosplugin
+
+        try:
+            return nagiosplugin.Range(unit_range(text, kind))
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"bad Nagios range {text!r}: {exc}") from None
+
+    read.__name__ = f"{kind} range"  # argparse names the type in its message
+    return read
 
 
 def build_report(
@@ -146,6 +192,7 @@ def build_report(
 
 
 def _run(argv: list[str] | None) -> None:
+    from kvmcluster.model.findings import State
     from kvmcluster.rules.drbd import DrbdPolicy
     from kvmcluster.runtime.nagios import build_check
     from kvmcluster.runtime.np import nagiosplugin
@@ -158,6 +205,11 @@ def _run(argv: list[str] | None) -> None:
         oos_critical=args.oos_critical,
         include=args.resource,
         exclude=args.exclude,
+        sync_warning=args.sync_warning,
+        sync_critical=args.sync_critical,
+        eta_warning=args.eta_warning,
+        eta_critical=args.eta_critical,
+        stalled_state=State.CRITICAL if args.stalled_critical else State.WARNING,
     )
 
     def build():

@@ -25,9 +25,16 @@ states: CRITICAL an expected VG missing; a PV that is a DRBD backing device; a V
 """
 
 
-def free_limit(text: str):
-    from kvmcluster.rules.lvm import parse_free_limit
+def parse_free_limit(text: str):
+    """`10%` or `20G` (parsers.values.free_space: a bare number is refused) as a FreeLimit."""
+    from kvmcluster.parsers.values import free_space
+    from kvmcluster.rules.lvm import FreeLimit
 
+    percent, size = free_space(text)
+    return FreeLimit(text, percent=percent, size=size)
+
+
+def free_limit(text: str):
     try:
         return parse_free_limit(text)
     except ValueError as exc:

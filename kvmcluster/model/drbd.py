@@ -42,6 +42,7 @@ class PeerDevice:
     resync_done_percent: float | None = None
     in_sync_percent: float | None = None
     eta_seconds: int | None = None
+    resync_speed: int | None = None  # bytes per second of a running resync, when given
     stalled: bool = False
     resync_suspended: str = "no"
     sent: int | None = None

@@ -77,8 +77,10 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'s' if count != 1 else ''}"
 
 
-def _drbd_ok(count: int, roles: set[tuple[str, ...]]) -> str:
+def _drbd_ok(count: int, roles: set[tuple[str, ...]], resyncing: tuple[str, ...] = ()) -> str:
     shown = ", ".join(sorted({"/".join(r) for r in roles}))
+    if resyncing:  # inside check_drbd's --sync-*/--eta-* ranges
+        return f"{count} {'resource' if count == 1 else 'resources'} OK, {', '.join(resyncing)}"
     return f"{count} {'resource' if count == 1 else 'resources'} Connected and UpToDate ({shown})"
 
 

@@ -44,13 +44,21 @@ def to_json(areas: list[dict], source: str, node: str) -> dict:
                     }
                     for f in report.findings
                 ],
-                perfdata=[
-                    {"label": p.label, "value": p.value, "uom": p.uom} for p in report.perf_values()
-                ],
+                perfdata=[_perf_json(p) for p in report.perf_values()],
                 advice=area["advice"],
             )
         out["areas"].append(entry)
     return out
+
+
+def _perf_json(perf) -> dict:
+    """label, value, uom, and the thresholds applied to it (warn, crit) when there are any."""
+    entry = {"label": perf.label, "value": perf.value, "uom": perf.uom}
+    if perf.warn:
+        entry["warn"] = str(perf.warn)
+    if perf.crit:
+        entry["crit"] = str(perf.crit)
+    return entry
 
 
 def render_text(areas: list[dict], source: str, node: str, colour: bool, verbose: bool) -> str:

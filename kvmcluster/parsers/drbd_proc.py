@@ -13,7 +13,14 @@ from kvmcluster.model.drbd import (
     PeerDevice,
     Resource,
 )
-from kvmcluster.parsers.values import DATA_ERRORS, MAX_DIGITS, MAX_SECONDS, percent, reason_of
+from kvmcluster.parsers.values import (
+    DATA_ERRORS,
+    MAX_DIGITS,
+    MAX_SECONDS,
+    integer,
+    percent,
+    reason_of,
+)
 
 KIB = 1024
 
@@ -196,4 +203,6 @@ def _apply_finish(resource: Resource, m: re.Match, source: str, lineno: int) -> 
     if eta > MAX_SECONDS:
         raise ParseError(source, f"finish: {m.group(1)[:20]} hours is not an estimate", lineno)
     peer.eta_seconds = eta
+    speed = m.group(4).replace(",", "")  # K/sec, the current rate (the average follows)
+    peer.resync_speed = integer(speed, source, lineno, "speed") * KIB
     peer.stalled = bool(m.group(6))

@@ -127,3 +127,89 @@ def _count(value: str, key: str) -> int:
     if not (value.isascii() and value.isdigit() and len(value) <= MAX_DIGITS):
         raise ValueError(f"{key}:{value[:40]} is not a whole number of 1 to {MAX_DIGITS} digits")
     return int(value)
+
+
+# --- thresholds given on the command line: one reading of units everywhere ----------------------
+#
+# Sizes are binary, as LVM's own units (`--units g` is GiB): 10K = 10240 bytes, 512M, 20G, 1.5T;
+# a trailing B or iB is accepted (20GB, 20GiB mean 20G); a plain number is bytes. Durations:
+# 90s, 15m, 2h, 1d; a plain number is seconds. Percentages: 10%, where the option takes them.
+
+SIZE_UNITS = {"": 1, "b": 1, "k": KIB, "m": KIB**2, "g": KIB**3, "t": KIB**4, "p": KIB**5}
+TIME_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_NUMBER = r"(\d{1,20}(?:\.\d{1,20})?)"
+
+
+def _unit_value(text: str, kind: str, percent: bool) -> tuple[float, bool]:
+    """(the value in base units, whether it was a percentage) of one number with its unit."""
+    import re
+
+    word = text.strip()
+    if kind == "bytes":
+        m = re.fullmatch(_NUMBER + r"\s*(?:([kmgtp])(?:i?b)?|(b)|(%))?", word, re.I)
+        if m and m.group(4):
+            if not percent:
+                raise ValueError(f"{text!r}: a percentage does not apply here; give a size (10G)")
+            return float(m.group(1)), True
+        if m:
+            unit = (m.group(2) or m.group(3) or "").lower()
+            return float(m.group(1)) * SIZE_UNITS[unit], False
+        raise ValueError(f"{text!r} is not a size: give bytes or 10K, 512M, 20G, 1T")
+    if kind == "seconds":
+        m = re.fullmatch(_NUMBER + r"\s*([smhd])?", word, re.I)
+        if m:
+            return float(m.group(1)) * TIME_UNITS[(m.group(2) or "").lower()], False
+        raise ValueError(f"{text!r} is not a duration: give seconds or 90s, 15m, 2h, 1d")
+    m = re.fullmatch(_NUMBER + r"\s*%?", word)
+    if m and float(m.group(1)) <= 100:
+        return float(m.group(1)), True
+    raise ValueError(f"{text!r} is not a percentage from 0 to 100 (50 or 50%)")
+
+
+def _plain_number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.6g}"
+
+
+def size_bytes(text: str) -> int:
+    """A size with an optional unit (see above) in bytes."""
+    return int(_unit_value(text, "bytes", False)[0])
+
+
+def duration_seconds(text: str) -> int:
+    """A duration with an optional unit (see above) in seconds."""
+    return int(_unit_value(text, "seconds", False)[0])
+
+
+def unit_range(text: str, kind: str) -> str:
+    """A Nagios range whose numbers carry units (`10G`, `@1G:10G`, `~:15m`, `50%:`) as the
+    plain range nagiosplugin reads, in base units (bytes, seconds, percent). kind: "bytes",
+    "seconds" or "percent". ValueError names what to give instead."""
+    raw = text.strip()
+    body = raw[1:] if raw.startswith("@") else raw
+    start, sep, end = body.partition(":")
+    parts = []
+    for number in (start, end) if sep else (start,):
+        if number in ("", "~") and (sep or number == ""):
+            if not sep and number == "":
+                raise ValueError(f"{text!r}: an empty range")
+            parts.append(number)
+            continue
+        parts.append(_plain_number(_unit_value(number, kind, kind == "percent")[0]))
+    bounded = sep and parts[0] not in ("", "~") and parts[1] not in ("", "~")
+    if bounded and float(parts[0]) > float(parts[1]):
+        raise ValueError(f"{text!r}: the start of the range is above its end")
+    return ("@" if raw.startswith("@") else "") + ":".join(parts)
+
+
+def free_space(text: str) -> tuple[float | None, int | None]:
+    """A minimum of free space: (percent, None) for `10%`, (None, bytes) for `20G`, `512M`,
+    `20B`. A bare number is refused: 10 could mean 10 %, 10 GiB or 10 bytes."""
+    word = text.strip()
+    if word.endswith("%"):
+        return _unit_value(word, "percent", True)[0], None
+    if is_count(word) and word != "0":
+        raise ValueError(
+            f"{text!r} is ambiguous for free space: give a percentage (10%) or a size "
+            f"(20G, 512M; bytes as {word}B)"
+        )
+    return None, size_bytes(word)

@@ -45,6 +45,20 @@ class DrbdPolicy:
     oos_critical: object | None = None
     include: list[str] = factory(list)
     exclude: list[str] = factory(list)
+    # a running resync: without these, WARNING; with them, OK inside every warning range,
+    # WARNING outside one, CRITICAL outside a critical one (ranges on percent done, seconds left)
+    sync_warning: object | None = None
+    sync_critical: object | None = None
+    eta_warning: object | None = None
+    eta_critical: object | None = None
+    stalled_state: State = State.WARNING  # a resync without progress (--stalled-critical)
+
+    @property
+    def judges_resync(self) -> bool:
+        return any(
+            r is not None
+            for r in (self.sync_warning, self.sync_critical, self.eta_warning, self.eta_critical)
+        )
 
 
 def name_minors(status: DrbdStatus, configured: list[ConfiguredResource] | None) -> DrbdStatus:
@@ -266,12 +280,8 @@ def evaluate_resource(resource: Resource, policy: DrbdPolicy) -> Finding:
             if peer.resyncing:
                 paused = peer.resync_suspended.split(",")
                 fix = _resume_command(resource) if {"user", "peer"} & set(paused) else ""
-                kind = (
-                    "drbd-resync-paused"
-                    if peer.resync_suspended not in ("no", "")
-                    else "drbd-resync"
-                )
-                verdict.add(State.WARNING, _resync_text(peer, label, resource), kind, fix)
+                state, kind = _resync_state(peer, policy)
+                verdict.add(state, _resync_text(peer, label, resource), kind, fix)
             elif peer.replication != "Established":
                 verdict.add(
                     State.WARNING, f"replication {peer.replication}{label}", "drbd-replication"
@@ -294,6 +304,40 @@ def evaluate_resource(resource: Resource, policy: DrbdPolicy) -> Finding:
     if not verdict.problems:
         _check_out_of_sync(verdict, resource, policy)
     return verdict.finding(resource.name, partial(_describe, resource))
+
+
+def _resync_percent(peer: PeerDevice) -> float | None:
+    if peer.resync_done_percent is not None:
+        return peer.resync_done_percent
+    return peer.in_sync_percent
+
+
+def _resync_state(peer: PeerDevice, policy: DrbdPolicy) -> tuple[State, str]:
+    """A running resync or verify: paused and stalled ones are WARNING (stalled: the policy's
+    state); others WARNING, or judged by the --sync-*/--eta-* ranges that can judge them."""
+    if peer.resync_suspended not in ("no", ""):
+        return State.WARNING, "drbd-resync-paused"
+    if peer.stalled:
+        return policy.stalled_state, "drbd-resync-stalled"
+    if not policy.judges_resync:
+        return State.WARNING, "drbd-resync"
+    percent, eta = _resync_percent(peer), peer.eta_seconds
+    judged, state = False, State.OK
+    for value, warning, critical in (
+        (percent, policy.sync_warning, policy.sync_critical),
+        (eta, policy.eta_warning, policy.eta_critical),
+    ):
+        if value is None:
+            continue
+        if critical is not None:
+            judged = True
+            if not critical.match(value):
+                state = State.CRITICAL
+        if warning is not None:
+            judged = True
+            if not warning.match(value) and state == State.OK:
+                state = State.WARNING
+    return (state if judged else State.WARNING), "drbd-resync"
 
 
 def _check_out_of_sync(verdict: Verdict, resource: Resource, policy: DrbdPolicy) -> None:
@@ -331,15 +375,48 @@ def _healthy_perfdata(
     return [PerfRow(perf_label(resource.name), values, columns)]
 
 
-def _perfdata(resource: Resource, oos: int | None, warn: str, crit: str) -> list[Perf]:
-    """Per resource: out-of-sync bytes, sync percent, traffic counters and queue lengths."""
+def _eta(resource: Resource) -> int | None:
+    """Seconds left of the slowest running resync (None: none runs, or no ETA given)."""
+    etas = [
+        p.eta_seconds
+        for c in resource.connections
+        for p in c.peer_devices
+        if p.resyncing and p.eta_seconds is not None
+    ]
+    return max(etas) if etas else None
+
+
+def _perfdata(
+    resource: Resource, oos: int | None, warn: str, crit: str, policy: DrbdPolicy | None = None
+) -> list[Perf]:
+    """Per resource: out-of-sync bytes, sync percent, ETA of a resync, traffic counters and
+    queue lengths; each carries the thresholds applied to it."""
     label = perf_label(resource.name)
+    sync_warn, sync_crit, eta_warn, eta_crit = (
+        "" if r is None else str(r)
+        for r in (
+            (policy.sync_warning, policy.sync_critical, policy.eta_warning, policy.eta_critical)
+            if policy is not None
+            else (None,) * 4
+        )
+    )
     perf = []
     if oos is not None:
         perf.append(Perf("oos", oos, "B", warn, crit, 0, None, label))
     sync = _sync_percent(resource)
     if sync is not None:
-        perf.append(Perf("sync", round(sync, 2), "%", "", "", 0, 100, label))
+        perf.append(Perf("sync", round(sync, 2), "%", sync_warn, sync_crit, 0, 100, label))
+    eta = _eta(resource)
+    if eta is not None:
+        perf.append(Perf("eta", eta, "s", eta_warn, eta_crit, 0, None, label))
+    speeds = [
+        p.resync_speed
+        for c in resource.connections
+        for p in c.peer_devices
+        if p.resyncing and p.resync_speed is not None
+    ]
+    if speeds:
+        perf.append(Perf("speed", sum(speeds), "B", "", "", 0, None, label))
     totals = _totals(resource)
     for key, uom in _COUNTERS:
         value = totals.get(key)
@@ -418,9 +495,14 @@ def evaluate(
             perfdata += _healthy_perfdata(resource, warn, crit, columns)
         else:
             findings.append(evaluate_resource(resource, policy))
-            perfdata += _perfdata(resource, _oos_total(resource), warn, crit)
+            perfdata += _perfdata(resource, _oos_total(resource), warn, crit, policy)
     report.findings += _not_up(status, configured, policy)
     report.ok = _ok_summary(resources)
+    resyncing = [
+        f"{f.item} {', '.join(f.problems)}" for f in findings if f.problems and not f.state
+    ]
+    if resyncing:  # resyncs inside the --sync-*/--eta-* ranges: said, not alerted
+        report.ok.facts["resyncing"] = resyncing
     if not report.findings:
         what = "no DRBD resource matches -r/-x" if status.resources else "no DRBD resources"
         report.findings.append(

@@ -3,6 +3,7 @@ or shared when DRBD is dual-primary, with the locking to match, PVs present, spa
 
 from __future__ import annotations
 
+import math
 import re
 
 from kvmcluster.model.drbd import BackingDevice
@@ -24,7 +25,7 @@ DRBD_DEVICE = re.compile(r"^/dev/drbd([0-9]{1,20})$|^/dev/drbd/by-res/")
 
 @record
 class FreeLimit:
-    """A minimum of free space: `10%`, `20G`, `1073741824`."""
+    """A minimum of free space: `10%` or `20G` (checks.lvm.parse_free_limit reads it)."""
 
     text: str
     percent: float | None = None
@@ -35,18 +36,19 @@ class FreeLimit:
             return size > 0 and free * 100.0 / size < self.percent
         return free < (self.size or 0)
 
+    def minimum(self, size: int) -> int:
+        """The least free bytes that do not breach it, on a VG of `size` bytes."""
+        if self.percent is not None:
+            return math.ceil(size * self.percent / 100.0)
+        return self.size or 0
 
-_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
-
-def parse_free_limit(text: str) -> FreeLimit:
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(%|[bkmgt])?(?:i?b)?\s*", text, re.I)
-    if not m:
-        raise ValueError(f"expected a percentage (10%) or a size (20G), got {text!r}")
-    number, unit = float(m.group(1)), (m.group(2) or "").lower()
-    if unit == "%":
-        return FreeLimit(text, percent=number)
-    return FreeLimit(text, size=int(number * _UNITS[unit]))
+def _free_ranges(policy, size: int) -> tuple[str, str]:
+    """The -w/-c minimums as perfdata ranges on free bytes (`N:`: alert under N bytes)."""
+    return tuple(
+        "" if limit is None else f"{limit.minimum(size)}:"
+        for limit in (policy.free_warning, policy.free_critical)
+    )
 
 
 @record
@@ -237,7 +239,7 @@ def evaluate(
         )
         result.perfdata += [
             Perf("size", vg.size, "B", "", "", 0, None, name),
-            Perf("free", vg.free, "B", "", "", 0, vg.size, name),
+            Perf("free", vg.free, "B", *_free_ranges(policy, vg.size), 0, vg.size, name),
             Perf("lvs", vg.lv_count, "", "", "", 0, None, name),
         ]
     if config is not None:
