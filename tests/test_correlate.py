@@ -107,7 +107,10 @@ def test_the_seed_split_brain_names_the_resource_its_vg_the_writes_and_the_victi
         f"{S06}: Primary StandAlone, 0 out of sync: no writes since the split as far as the "
         "inputs show"
     ) in split.items
-    assert f"{S05}: the kernel logged Split-Brain for drbd0 (dmesg.txt line 5, 6)" in split.items
+    assert (
+        f"{S05}: the kernel logged Split-Brain for drbd0 (dmesg.txt line 5, 6); at its handshake "
+        "400 MiB changed here, 0 B on the peer"
+    ) in split.items
     # the recovery: LVM off on the victim before DRBD goes Secondary there, 8.4's discard form
     steps = list(split.advice)
     assert steps[0].startswith(f"# split brain on drbd0: {N06} is the victim")
@@ -161,6 +164,20 @@ def test_when_the_inputs_cannot_tell_who_wrote_the_admin_chooses():
     assert split.advice[0].startswith("# both sides may hold writes of their own: choose")
     assert "(swap the two names to keep its data instead)" in split.advice[0]
     assert "node1: Secondary StandAlone, writes since the split unknown" in split.items
+
+
+def test_without_out_of_sync_counts_the_kernel_handshake_says_who_wrote():
+    nodes = facts("drbd-split-brain")
+    for node in nodes:
+        for pd in node.drbd.resources[0].connections[0].peer_devices:
+            pd.out_of_sync = None
+    (split,) = by_kind(correlate(nodes), "drbd-split-brain")
+    assert split.summary.endswith(
+        f"{S06} has not written since the split (0 changed), {S05} has: {S06} is the victim"
+    )
+    nodes[1].split_brain_lines = []  # node06's log lost: node05's `peer` bits still tell
+    (split,) = by_kind(correlate(nodes), "drbd-split-brain")
+    assert f"{S06} is the victim" in split.summary
 
 
 def test_one_side_unreachable_claims_no_split_brain_from_the_other_alone():
@@ -452,6 +469,11 @@ def test_kernel_log_split_brain_lines_of_drbd_8_and_9():
         (1, 0, None, False),
         (3, 1, "r0", True),
         (4, None, "web", False),
+    ]
+    seed = (CLUSTER / "drbd-split-brain" / "node05" / "dmesg.txt").read_text()
+    assert [(x.line, x.minor, x.self_bits, x.peer_bits) for x in parse_kernel_log(seed)] == [
+        (5, 0, 102400, 0),
+        (6, 0, 102400, 0),
     ]
 
 

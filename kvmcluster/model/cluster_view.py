@@ -34,6 +34,10 @@ class SplitBrainLine:
     minor: int | None = None
     resource: str | None = None
     resolved: bool = False  # "automatically solved" (an after-sb policy chose)
+    # the handshake before it: the blocks (4 KiB) each side changed since the two were last in
+    # sync, the `bits:` of its `self` and `peer` generation identifiers; None: not logged
+    self_bits: int | None = None
+    peer_bits: int | None = None
 
 
 @dataclass

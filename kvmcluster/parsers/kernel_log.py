@@ -22,25 +22,43 @@ _SPLIT = re.compile(r"Split-Brain detected|helper command: \S*drbdadm split-brai
 MAX_LINES = 200_000
 
 
+_HANDSHAKE = re.compile(
+    r"^(self|peer) [0-9A-Fa-f]{1,16}(?::[0-9A-Fa-f]{1,16}){1,8} bits:([0-9]{1,15})\b"
+)
+
+
 @parser("dmesg")
 def parse_kernel_log(text: str, source: str = "dmesg") -> list[SplitBrainLine]:
-    """Every DRBD split-brain message of the log, in order (a log without any: [])."""
+    """Every DRBD split-brain message of the log, in order (a log without any: []), each with
+    the changed blocks of both sides that the handshake before it printed (the `self` and
+    `peer` generation identifiers' `bits:`), where the log has them."""
     found = []
+    handshake: dict[tuple, dict[str, int]] = {}  # (minor, resource) -> self/peer bits
     for number, line in enumerate(text.splitlines()[:MAX_LINES], 1):
-        if "plit-" not in line:  # Split-Brain, split-brain: most lines go no further
+        if "plit-" not in line and "bits:" not in line:  # most lines go no further
             continue
         m8 = _DRBD8.search(line)
         m9 = None if m8 else _DRBD9.search(line)
         message = m8.group(2) if m8 else m9.group(3) if m9 else ""
-        if not message or not _SPLIT.search(message):
+        if not message:
             continue
         minor = int(m8.group(1)) if m8 else (int(m9.group(2)) if m9.group(2) else None)
+        key = (minor, None if m8 else m9.group(1))
+        bits = _HANDSHAKE.match(message)
+        if bits:
+            handshake.setdefault(key, {})[bits.group(1)] = int(bits.group(2))
+            continue
+        if not _SPLIT.search(message):
+            continue
+        seen = handshake.get(key, {})
         found.append(
             SplitBrainLine(
                 number,
                 minor=minor,
-                resource=None if m8 else m9.group(1),
+                resource=key[1],
                 resolved="automatically solved" in message,
+                self_bits=seen.get("self"),
+                peer_bits=seen.get("peer"),
             )
         )
     return found

@@ -313,11 +313,24 @@ def _split_brain(a, ra, ca, lines_a, b, rb, cb, lines_b) -> Correlation:
         items.append(f"{_p(node.name)}: {_p(resource.role)} {_p(_state(conn))}, {what}")
         if lines:
             numbers = ", ".join(str(line.line) for line in lines[:3])
-            items.append(
+            said = (
                 f"{_p(node.name)}: the kernel logged Split-Brain for {res} (dmesg.txt line "
                 f"{numbers})"
             )
-    victim, survivor, why = _victim(a, b, oos, vms)
+            shake = next((x for x in reversed(lines) if x.self_bits is not None), None)
+            if shake is not None:
+                said += f"; at its handshake {_size(shake.self_bits * 4096)} changed here"
+                if shake.peer_bits is not None:
+                    said += f", {_size(shake.peer_bits * 4096)} on the peer"
+            items.append(said)
+    # what each side wrote: its out-of-sync bytes, else the handshake's changed blocks (its own
+    # log's `self`, or the peer's log's `peer`)
+    written = {
+        a.name: oos[a.name] if oos[a.name] is not None else _handshake_bits(lines_a, lines_b),
+        b.name: oos[b.name] if oos[b.name] is not None else _handshake_bits(lines_b, lines_a),
+    }
+    measure = "out of sync" if written == oos else "changed"
+    victim, survivor, why = _victim(a, b, written, vms, measure)
     version = _drbd_version(victim) or _drbd_version(survivor) or "8.4"
     dual = any(
         d.resource == ra.name and d.dual_primary for node in (a, b) for d in node.drbd_backing or []
@@ -355,7 +368,17 @@ def _split_brain(a, ra, ca, lines_a, b, rb, cb, lines_b) -> Correlation:
     )
 
 
-def _victim(a, b, oos, vms) -> tuple[NodeFacts, NodeFacts, str]:
+def _handshake_bits(own: list, peer: list) -> int | None:
+    for line in reversed(own):
+        if line.self_bits is not None:
+            return line.self_bits * 4096
+    for line in reversed(peer):
+        if line.peer_bits is not None:
+            return line.peer_bits * 4096
+    return None
+
+
+def _victim(a, b, oos, vms, measure: str = "out of sync") -> tuple[NodeFacts, NodeFacts, str]:
     """(victim, survivor, why): the side with no (or fewer) writes since the split is the
     suggested victim; when the inputs cannot tell, why is "" and the example victim is the
     side with fewer VMs on the resource (the smaller disruption)."""
@@ -365,13 +388,13 @@ def _victim(a, b, oos, vms) -> tuple[NodeFacts, NodeFacts, str]:
         written = min(wa, wb)
         if written == 0:
             why = (
-                f"{_p(victim.name)} has not written since the split (0 out of sync), "
+                f"{_p(victim.name)} has not written since the split (0 {measure}), "
                 f"{_p(survivor.name)} has: {_p(victim.name)} is the victim"
             )
         else:
             why = (
                 f"both sides wrote since the split ({_p(a.name)} {_size(wa)}, {_p(b.name)} "
-                f"{_size(wb)} out of sync): the suggested victim is {_p(victim.name)}, it wrote "
+                f"{_size(wb)} {measure}): the suggested victim is {_p(victim.name)}, it wrote "
                 f"less; its writes are lost, check them first"
             )
         return victim, survivor, why
