@@ -205,6 +205,13 @@ CASES = [
         OK,
         "CLUSTER OK - corosync 1 link connected (link 0)",  # "LINK ID": not a ring
     ),
+    # corosync 3.1.3, a one-node cluster: knet lists one link for localhost, not a link down
+    (
+        "check_cluster",
+        ["--cfgtool-file", "corosync-cfgtool_313-single-node-one-link-shown.txt"],
+        OK,
+        "CLUSTER OK - corosync 1 link connected (link 0)",
+    ),
     # corosync 2.3, no Qdevice column, nodes named by address, no blank line between sections
     (
         "check_cluster",
