@@ -841,3 +841,24 @@ def test_drbd_conf_with_drbd_d_compares_alike_from_a_local_and_a_remote_capture(
     cap.close()
     (drift,) = problems(correlate(found))
     assert drift.items[0] == "drbd.conf"
+
+
+def test_a_split_brain_the_kernel_log_shows_connected_again_after_is_over():
+    text = (
+        "[1.0] block drbd0: Split-Brain detected but unresolved, dropping connection!\n"
+        "[2.0] block drbd1: Split-Brain detected but unresolved, dropping connection!\n"
+        "[3.0] block drbd0: conn( WFBitMapT -> SyncTarget ) disk( UpToDate -> Inconsistent )\n"
+        "[4.0] drbd r1/0 drbd3 node06: Split-Brain detected but unresolved, dropping connection!\n"
+        "[5.0] drbd r1 node06: cstate( Connecting -> Connected )\n"
+    )
+    assert [(x.line, x.resolved) for x in parse_kernel_log(text)] == [
+        (1, True),
+        (2, False),
+        (4, True),
+    ]
+    # an old, resolved split brain in the log of a pair now merely disconnected: not claimed
+    nodes = facts("drbd-disagreement")
+    nodes[0].split_brain_lines = parse_kernel_log(text)
+    assert not by_kind(correlate(nodes), "drbd-split-brain")
+    nodes[0].split_brain_lines = parse_kernel_log(text.split("[3.0]")[0])
+    assert by_kind(correlate(nodes), "drbd-split-brain")

@@ -10,6 +10,7 @@ the message itself (it is untrusted)."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from kvmcluster.model.cluster_view import SplitBrainLine
 from kvmcluster.parsers.values import parser
@@ -22,6 +23,12 @@ _SPLIT = re.compile(r"Split-Brain detected|helper command: \S*drbdadm split-brai
 MAX_LINES = 200_000
 
 
+# a connection state change into a connected or resyncing state (8.x `conn( A -> B )`, DRBD 9
+# `cstate( A -> B )` and `repl( A -> B )`)
+_RECONNECTED = re.compile(
+    r"\b(?:conn|cstate|repl)\( ?\S+ -> (?:Connected|Established|SyncSource|SyncTarget|WFBitMapS"
+    r"|WFBitMapT) ?\)"
+)
 _HANDSHAKE = re.compile(
     r"^(self|peer) [0-9A-Fa-f]{1,16}(?::[0-9A-Fa-f]{1,16}){1,8} bits:([0-9]{1,15})\b"
 )
@@ -35,8 +42,8 @@ def parse_kernel_log(text: str, source: str = "dmesg") -> list[SplitBrainLine]:
     found = []
     handshake: dict[tuple, dict[str, int]] = {}  # (minor, resource) -> self/peer bits
     for number, line in enumerate(text.splitlines()[:MAX_LINES], 1):
-        if "plit-" not in line and "bits:" not in line:  # most lines go no further
-            continue
+        if "plit-" not in line and "bits:" not in line and " -> " not in line:
+            continue  # most lines go no further
         m8 = _DRBD8.search(line)
         m9 = None if m8 else _DRBD9.search(line)
         message = m8.group(2) if m8 else m9.group(3) if m9 else ""
@@ -44,6 +51,9 @@ def parse_kernel_log(text: str, source: str = "dmesg") -> list[SplitBrainLine]:
             continue
         minor = int(m8.group(1)) if m8 else (int(m9.group(2)) if m9.group(2) else None)
         key = (minor, None if m8 else m9.group(1))
+        if _RECONNECTED.search(message):  # connected again since: that split brain is over
+            found = [replace(x, resolved=True) if _same(x, key) else x for x in found]
+            continue
         bits = _HANDSHAKE.match(message)
         if bits:
             handshake.setdefault(key, {})[bits.group(1)] = int(bits.group(2))
@@ -62,3 +72,10 @@ def parse_kernel_log(text: str, source: str = "dmesg") -> list[SplitBrainLine]:
             )
         )
     return found
+
+
+def _same(line: SplitBrainLine, key: tuple) -> bool:
+    """The line is of the device or resource `key` names (DRBD 9: its resource, whose
+    connection-level lines name no minor; 8.x: its minor)."""
+    minor, resource = key
+    return line.resource == resource if resource else line.minor == minor
