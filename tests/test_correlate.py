@@ -568,6 +568,9 @@ def test_status_from_both_captures_shows_the_findings_and_exits_with_the_worst(s
     assert [x["advice"] for x in view["correlations"]] == [list(x.advice) for x in expected]
     text = run_plugin("kvmcluster", "status", *_captures(scenario), "--no-color")
     assert text.returncode == run.returncode == view["exit_code"]
+    assert text.first_line.startswith(
+        f"kvmcluster status --cluster: {State(run.returncode).name}   2 nodes, captures "
+    )
     if scenario in FIRST:
         kind, summary = FIRST[scenario]
         worst = max(x.state for x in expected if x.kind == kind)
