@@ -129,6 +129,11 @@ class Tree:
             self.captures = REPO / "examples" / "captures"
             for plugin in PLUGINS:
                 (self.plugin_dir / plugin).symlink_to(venv_bin / plugin)
+            for plugin, module in ENTRY_POINTS.items():  # a script the venv gets at reinstall
+                if not (self.plugin_dir / plugin).exists() and not (venv_bin / plugin).exists():
+                    wrapper = self.plugin_dir / plugin
+                    wrapper.write_text(f'#!/bin/sh\nexec {venv_bin / "python"} -m {module} "$@"\n')
+                    wrapper.chmod(0o755)
         else:
             import nagiosplugin
 
@@ -337,6 +342,8 @@ def hosts_config(tree: Tree, ssh: dict, nrpe: dict) -> str:
             f"vars.kvmcluster_vm_alloc_clustat_file = {c('clustat.xml')}",
             f"vars.kvmcluster_vm_alloc_libvirt = {icinga_array(libvirt)}",
             f"vars.kvmcluster_vm_alloc_vg = {icinga_array(vgs)}",
+            # the cluster view (check_kvmcluster) on the node's capture
+            f"vars.kvmcluster_cluster_view_from = {icinga_array([tree.cap(scenario, '')])}",
             "vars.kvmcluster_sudo = false",
         ]
 
@@ -632,6 +639,8 @@ EXPECTED = {
     "hE-cluster-ok!vm-alloc": (0, PLACED, "vms_misplaced"),
     "hE-cluster-fail!cluster-services": (0, "SERVICES OK - 2 services OK", "services_started"),
     "hE-cluster-fail!vm-alloc": (1, MOVED, "vms_misplaced"),
+    "hE-cluster-ok!cluster-view": (0, "KVMCLUSTER OK - 1 node, no cluster", "nodes_reachable"),
+    "hE-cluster-fail!cluster-view": (2, "KVMCLUSTER CRITICAL - ", "nodes_reachable"),
     "hE-ssh!drbd-drbd0": (2, SPLIT, "drbd0_oos"),
     "hE-ssh!drbd-drbd1": (1, "DRBD WARNING - drbd1 SyncSource", "drbd1_sync"),
     "hE-ssh!cluster-quorum": (2, "CLUSTER CRITICAL - not quorate", None),

@@ -264,10 +264,13 @@ def basket(commands_text: str, services_text: str, readme: str) -> dict:
     templates: dict[str, dict] = {}
     for service in sorted(checks):
         spec = checks[service]
-        variants = {
-            f"kvmcluster-{service}": (spec["command"], True, {}),
-            f"kvmcluster-{service}-nrpe": ("nrpe", None, {"nrpe_command": spec["nrpe"]}),
-        }
+        variants = {f"kvmcluster-{service}": (spec["command"], True, {})}
+        if spec.get("nrpe") is not False:  # nrpe = false: a check NRPE does not run
+            variants[f"kvmcluster-{service}-nrpe"] = (
+                "nrpe",
+                None,
+                {"nrpe_command": spec["nrpe"]},
+            )
         if spec.get("ssh", True):
             variants[f"kvmcluster-{service}-by-ssh"] = (spec["command"] + "-by-ssh", None, {})
         for template, (check_command, use_agent, variables) in variants.items():
