@@ -57,6 +57,7 @@ class Capture:
         else:
             raise SourceError(f"capture {path}: no such file or directory")
         self.path = path
+        self.started: str | None = None  # MANIFEST.json's `started`: when collect ran
         self.manifest = self._read_manifest()
 
     def _read_manifest(self) -> dict[str, dict]:
@@ -67,7 +68,10 @@ class Capture:
             return {}
         try:
             with open(path) as handle:
-                return {entry["file"]: entry for entry in json.load(handle).get("inputs", [])}
+                document = json.load(handle)
+            started = document.get("started")
+            self.started = started if isinstance(started, str) else None
+            return {entry["file"]: entry for entry in document.get("inputs", [])}
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             raise SourceError(f"capture {self.path}: {MANIFEST} is not valid") from None
 

@@ -577,7 +577,10 @@ def run(args, live=None) -> int:
     node = checked.name
     fmt = getattr(args, "format", None) or ("json" if args.json else "text")
     textfile = getattr(args, "textfile", None)  # node_exporter's textfile collector
-    colour = sys.stdout.isatty() and not args.no_color and fmt == "text" and not textfile
+    from kvmcluster.output.status import capture_time, colour_wanted
+
+    colour = colour_wanted(sys.stdout, args.no_color) and fmt == "text" and not textfile
+    when = capture_time(cap.started) if cap else None  # a capture's own time, not now
     try:
         while True:
             started = time.time()
@@ -589,7 +592,12 @@ def run(args, live=None) -> int:
             elif fmt == "json":
                 sys.stdout.write(json.dumps(to_json(areas, source, node), indent=2) + "\n")
             else:
-                text = render_text(areas, source, node, colour, args.verbose)
+                screen = None
+                if args.watch and sys.stdout.isatty():  # fit the terminal, as it is now
+                    import shutil
+
+                    screen = tuple(shutil.get_terminal_size())
+                text = render_text(areas, source, node, colour, args.verbose, when, screen)
                 if args.watch and sys.stdout.isatty():
                     sys.stdout.write("\033[H\033[2J")
                 sys.stdout.write(text)
