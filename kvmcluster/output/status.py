@@ -159,11 +159,11 @@ def render_text(
     # node name, the source and the advice are escaped here
     node, source = printable(node), printable(source)
     state = worst(areas)
-    header = [
-        f"kvmcluster status: {paint(state, state.name)}   node {node}, {source}, "
-        f"{printable(when) if when else time.strftime('%Y-%m-%d %H:%M:%S')}",
-        "",
-    ]
+    title = f"kvmcluster status: {paint(state, state.name)}   node {node}"
+    where = f"{source}, {printable(when) if when else time.strftime('%Y-%m-%d %H:%M:%S')}"
+    header = [f"{title}, {where}", ""]
+    if size is not None and _visible(header[0]) > size[0] - 1:
+        header = [title, where]  # the time stays on a narrow screen
     blocks = []
     ordered = sorted(areas, key=lambda a: -(a["report"].state.severity) if a["captured"] else 1)
     for area in ordered:
