@@ -53,7 +53,13 @@ class Sshd:
         keygen(self.dir / "host_key")
         public = Path(f"{user_key}.pub").read_text().strip()
         authorized = self.dir / "authorized_keys"
-        authorized.write_text(f'environment="PATH={self.bin}:/usr/bin:/bin" {public}\n')
+        # HOME of its own: the session's shell reads no startup file of this machine's root
+        # (a ~/.bashrc that runs pyenv or the like would slow or block every command)
+        home = self.dir / "home"
+        home.mkdir(exist_ok=True)
+        authorized.write_text(
+            f'environment="PATH={self.bin}:/usr/bin:/bin",environment="HOME={home}" {public}\n'
+        )
         authorized.chmod(0o600)
         host_public = " ".join((self.dir / "host_key.pub").read_text().split()[:2])
         self.known_host = f"[127.0.0.1]:{self.port} {host_public}\n"
