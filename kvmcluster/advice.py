@@ -407,6 +407,11 @@ def config_drift(what: str, newest: str | None = None, stack: str = "cman") -> l
                 "pcs cluster reload corosync",
             ]
         return ["# make /etc/corosync/corosync.conf the same on every node"]
+    if what == "cluster name":
+        return [
+            "# these nodes are not one cluster: check the --node list, or the cluster.conf, CIB "
+            "or corosync.conf it was read from"
+        ]
     if what == "lvm.conf":
         return [
             "# make these settings the same in /etc/lvm/lvm.conf on every node, then check each",

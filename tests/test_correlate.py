@@ -703,9 +703,14 @@ def test_any_two_captures_side_by_side_correlate_without_error_in_stable_kinds()
                 for line in (found.summary, *found.items, *found.advice):
                     assert line.isprintable(), line
     assert kinds - _readme_kinds() == set()
-    # a cman node beside a Pacemaker node, both healthy, the same member names: no false alarm
-    mixed = correlate([facts("healthy-cman")[0], facts("healthy-pacemaker")[1]])
-    assert mixed and not problems(mixed)
+    # a cman node beside a Pacemaker node of another cluster: said so, nothing else claimed
+    mixed = problems(correlate([facts("healthy-cman")[0], facts("healthy-pacemaker")[1]]))
+    assert [(x.kind, x.summary) for x in mixed] == [
+        (
+            "config-drift",
+            "the nodes belong to different clusters: agacloud001_c3 on node05, kk17 on node06",
+        )
+    ]
 
 
 def test_drbd_9_sides_are_paired_by_the_peer_names_and_get_drbd_9_steps(tmp_path):

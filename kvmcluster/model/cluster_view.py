@@ -56,6 +56,7 @@ class NodeFacts:
     pvs: list[PhysicalVolume] | None = None  # which VG sits on which /dev/drbdN
     domains: list[HypervisorDomain] | None = None  # the hypervisor of THIS node
     cluster: ClusterStatus | None = None  # membership and quorum as this node sees them
+    cluster_name: str = ""  # cman's, or corosync.conf's totem cluster_name ("" unknown)
     owners: dict[str, str] | None = None  # VM name -> the node the cluster runs it on
     configs: dict[str, ConfigDigest] = field(default_factory=dict)  # file -> digest
     lvm_settings: dict[str, str] | None = None  # "devices/filter" -> its value, as text

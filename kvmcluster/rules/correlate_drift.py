@@ -25,7 +25,7 @@ def _first_difference(a: tuple[str, ...], b: tuple[str, ...]) -> int:
 
 
 def drift(nodes: list[NodeFacts]) -> list[Correlation]:
-    found = []
+    found = _cluster_names(nodes)
     same = []
     for file in DRIFT_FILES:
         having = [n for n in nodes if file in n.configs]
@@ -136,6 +136,25 @@ def drift(nodes: list[NodeFacts]) -> list[Correlation]:
             )
         )
     return found
+
+
+def _cluster_names(nodes: list[NodeFacts]) -> list[Correlation]:
+    """Nodes whose cluster managers name different clusters are not one cluster (a wrong
+    --node, a node moved to another cluster)."""
+    having = [n for n in nodes if n.cluster_name]
+    if len({n.cluster_name for n in having}) < 2:
+        return []
+    return [
+        Correlation(
+            "config-drift",
+            State.WARNING,
+            "the nodes belong to different clusters: "
+            + ", ".join(f"{p(n.cluster_name)} on {p(n.name)}" for n in having),
+            ("cluster name", *(f"{p(n.name)}: {p(n.cluster_name)}" for n in having)),
+            tuple(advice.config_drift("cluster name")),
+            tuple(n.name for n in having),
+        )
+    ]
 
 
 def _kernel_version_of(nodes: list[NodeFacts]):

@@ -212,6 +212,7 @@ def _cluster(cap, facts: NodeFacts) -> None:
             parts.append(parse_quorumtool(_text(cap, c.QUORUMTOOL), c.QUORUMTOOL))
     if parts:
         facts.cluster = merge_status(parts)
+        facts.cluster_name = facts.cluster.cluster_name or facts.cluster_name
 
 
 def _pacemaker_owners(cap, services) -> dict[str, str]:
@@ -254,6 +255,15 @@ def _configs(cap, facts: NodeFacts) -> None:
     text = _text(cap, c.COROSYNC_CONF)
     if text is not None:
         facts.configs[c.COROSYNC_CONF] = _digest(text)
+        from kvmcluster.parsers.corosync_conf import parse_corosync_conf
+
+        try:
+            totem = parse_corosync_conf(text, c.COROSYNC_CONF).section("totem")
+        except KvmclusterError as exc:  # still compared by its digest
+            facts.unread[c.COROSYNC_CONF] = str(exc)
+            totem = None
+        if totem is not None and not facts.cluster_name:
+            facts.cluster_name = totem.values.get("cluster_name", ("", 0))[0]
     text = _text(cap, c.CLUSTER_CONF)
     if text is not None:
         from kvmcluster.parsers.cluster_conf import parse_cluster_conf_tree
