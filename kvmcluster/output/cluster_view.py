@@ -166,10 +166,23 @@ def render_text(
             f"{printable(finding.kind)}: {printable(finding.summary)}"
         )
         if finding.items:
-            lines.append(printable(f"        items: {', '.join(finding.items)}"))
-        for tip in finding.advice:
-            lines.append(f"        next: {printable(tip)}")
+            lines += _wrapped("        items: ", [printable(i) for i in finding.items], columns)
+        for number, tip in enumerate(finding.advice):
+            lines.append(("        next:  " if number == 0 else " " * 15) + printable(tip))
     return "\n".join(lines) + "\n"
+
+
+def _wrapped(label: str, items: list[str], columns: int) -> list[str]:
+    """`label` then the items joined by commas, continued under the first at `columns`."""
+    lines, line = [], label
+    for number, item in enumerate(items):
+        text = item + ("," if number < len(items) - 1 else "")
+        if line.strip() and line != label and len(line) + 1 + len(text) > columns:
+            lines.append(line.rstrip())
+            line = " " * len(label)
+        line += ("" if line.endswith(" ") else " ") + text
+    lines.append(line.rstrip())
+    return lines
 
 
 def to_json(readings, correlations, source: str) -> dict:
