@@ -423,3 +423,15 @@ def config_drift(what: str, newest: str | None = None, stack: str = "cman") -> l
         "resources Secondary), one node at a time",
         "drbdadm --version   # on each node: DRBDADM_VERSION, DRBD_KERNEL_VERSION",
     ]
+
+
+@_lines
+def drbd_recheck(resource: str, nodes: list[str]) -> list[str]:
+    """Two sides whose stories contradict: read both again, side by side; what stays
+    contradictory is a one-way link or a stuck state machine, not a capture's timing."""
+    res = shlex.quote(resource)
+    out = [f"# read {resource} again on {', '.join(nodes)} at the same moment; if it stays so, "
+           "check the replication link both ways"]  # fmt: skip
+    for node in nodes:
+        out += [_on(node), f"drbdadm cstate {res}", f"drbdadm role {res}", f"drbdadm dstate {res}"]
+    return out

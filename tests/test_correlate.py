@@ -208,6 +208,9 @@ def test_two_sides_that_tell_different_stories():
     )
     assert standalone.advice[-1] == "drbdadm connect drbd0"
     assert standalone.advice[0].startswith(f"# on {N05}: StandAlone does not reconnect")
+    assert roles.advice[0].startswith(f"# read drbd1 again on {N05}, {N06} at the same moment")
+    assert roles.advice[1:5] == (f"# on {N05}", "drbdadm cstate drbd1", "drbdadm role drbd1",
+                                 "drbdadm dstate drbd1")  # fmt: skip
     assert roles.summary == (
         f"drbd1: the two sides contradict each other: {S06} says {S05} is Primary, {S05} says "
         "it is Secondary"

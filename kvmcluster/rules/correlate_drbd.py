@@ -190,7 +190,8 @@ def _sides(a, ra: Resource, ca: Connection, b, rb: Resource, cb: Connection) -> 
             f"{res}: {p(up.name)} says Connected, {p(down.name)} says {p(down_state)} (the "
             "captures are of different moments, or the link works one way only)",
             (res, f"{p(up.name)}: Connected", f"{p(down.name)}: {p(down_state)}"),
-            nodes=(a.name, b.name),
+            tuple(advice.drbd_recheck(ra.name, [a.name, b.name])),
+            (a.name, b.name),
         )
     contradictions = _contradictions(a, ra, ca, b, rb) + _contradictions(b, rb, cb, a, ra)
     if contradictions:
@@ -199,7 +200,8 @@ def _sides(a, ra: Resource, ca: Connection, b, rb: Resource, cb: Connection) -> 
             State.WARNING,
             f"{res}: the two sides contradict each other: {contradictions[0]}",
             (res, *contradictions),
-            nodes=(a.name, b.name),
+            tuple(advice.drbd_recheck(ra.name, [a.name, b.name])),
+            (a.name, b.name),
         )
     return Correlation(
         "drbd-pair",
