@@ -873,3 +873,29 @@ def test_a_split_brain_the_kernel_log_shows_connected_again_after_is_over():
     assert not by_kind(correlate(nodes), "drbd-split-brain")
     nodes[0].split_brain_lines = parse_kernel_log(text.split("[3.0]")[0])
     assert by_kind(correlate(nodes), "drbd-split-brain")
+
+
+def test_a_pacemaker_vm_twice_names_its_virtualdomain_resource_of_the_cib(tmp_path):
+    """The seed's real CIB and crm_mon (VirtualDomain vm-aquarius200 runs aquarius_000200 on
+    node05): the domain also running on node06 is stopped there, and the pcs lines name the
+    CIB's resource id, not pcs-setup.sh's vm-NAME."""
+    fixtures = Path(__file__).parent / "fixtures"
+    nodes = []
+    for name in ("node05", "node06"):
+        folder = tmp_path / name
+        folder.mkdir()
+        shutil.copyfile(fixtures / "crm-mon_seed-healthy.xml", folder / c.CRM_MON)
+        shutil.copyfile(fixtures / "cib_seed-healthy.xml", folder / c.CIB)
+        cap = Capture(str(folder))
+        node = facts_from_capture(cap, f"{name}.c01.cloud.agarik.com")
+        cap.close()
+        node.domains = [HypervisorDomain(node.name, VM200, "running")]
+        nodes.append(node)
+    assert nodes[0].owners[VM200] == "node05"
+    assert nodes[0].vm_resources[VM200] == "vm-aquarius200"
+    (twice,) = problems(correlate(nodes))
+    assert f"the cluster owns the copy on {S05}" in twice.items
+    steps = list(twice.advice)
+    assert steps[_index(steps, "virsh destroy") - 1] == f"# on {N06}"
+    assert "pcs resource refresh vm-aquarius200" in steps
+    assert not any(VM200 in line for line in steps if line.startswith("pcs "))

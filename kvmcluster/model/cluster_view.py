@@ -58,6 +58,7 @@ class NodeFacts:
     cluster: ClusterStatus | None = None  # membership and quorum as this node sees them
     cluster_name: str = ""  # cman's, or corosync.conf's totem cluster_name ("" unknown)
     owners: dict[str, str] | None = None  # VM name -> the node the cluster runs it on
+    vm_resources: dict[str, str] = field(default_factory=dict)  # VM -> its Pacemaker resource id
     configs: dict[str, ConfigDigest] = field(default_factory=dict)  # file -> digest
     lvm_settings: dict[str, str] | None = None  # "devices/filter" -> its value, as text
     drbd_utils_version: str | None = None  # DRBDADM_VERSION of `drbdadm --version`

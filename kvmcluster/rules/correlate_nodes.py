@@ -4,11 +4,12 @@ when they agree). Pure; called by kvmcluster.rules.correlate with the nodes that
 
 from __future__ import annotations
 
+import shlex
 from itertools import combinations
 
 from kvmcluster import advice
 from kvmcluster.model.cluster_view import Correlation, NodeFacts
-from kvmcluster.model.findings import State
+from kvmcluster.model.findings import State, printable
 from kvmcluster.model.vms import same_node, short
 from kvmcluster.rules.correlate_text import names, p
 
@@ -49,6 +50,8 @@ def vms_twice(nodes: list[NodeFacts]) -> list[Correlation]:
         steps = advice.vm_active_twice(
             vm, owner_node.name if owner_node else None, [n.name for n in others], stack
         )
+        if stack == "pacemaker":
+            steps = _with_resource_id(steps, vm, nodes)
         if owner_node:
             summary = (
                 f"{p(vm)} runs on {names(where)} at once (two writers on its disks); the "
@@ -70,6 +73,21 @@ def vms_twice(nodes: list[NodeFacts]) -> list[Correlation]:
             )
         )
     return found
+
+
+def _with_resource_id(steps: list[str], vm: str, nodes: list[NodeFacts]) -> list[str]:
+    """The pcs lines with the VM's own resource id where a CIB named it (the advice assumes
+    pcs-setup.sh's `vm-NAME`)."""
+    ids = {n.vm_resources[vm] for n in nodes if vm in n.vm_resources}
+    if len(ids) != 1:
+        return steps
+    assumed, real = shlex.quote(advice.pcmk_ids(vm=vm)), shlex.quote(ids.pop())
+    return [
+        printable(line[: -len(assumed)] + real)
+        if line.startswith("pcs resource ") and line.endswith(" " + assumed)
+        else line
+        for line in steps
+    ]
 
 
 def _members(node: NodeFacts) -> frozenset[str] | None:

@@ -205,7 +205,7 @@ def _cluster(cap, facts: NodeFacts) -> None:
             cluster, services = parse_crm_mon(_text(cap, c.CRM_MON), c.CRM_MON)
             parts.append(cluster)
             if services.running:
-                facts.owners = _pacemaker_owners(cap, services)
+                facts.owners = _pacemaker_owners(cap, services, facts.vm_resources)
         if _text(cap, c.QUORUMTOOL) is not None:
             from kvmcluster.parsers.quorumtool import parse_quorumtool
 
@@ -215,9 +215,9 @@ def _cluster(cap, facts: NodeFacts) -> None:
         facts.cluster_name = facts.cluster.cluster_name or facts.cluster_name
 
 
-def _pacemaker_owners(cap, services) -> dict[str, str]:
-    """VM name -> its node: a VirtualDomain's domain name from the CIB where captured, else
-    the pcs-setup.sh id `vm-NAME`."""
+def _pacemaker_owners(cap, services, resources: dict[str, str]) -> dict[str, str]:
+    """VM name -> its node: a VirtualDomain's domain name from the CIB where captured (its
+    resource id noted in `resources`), else the pcs-setup.sh id `vm-NAME`."""
     names: dict[str, str] = {}
     if _text(cap, c.CIB) is not None:
         from kvmcluster.parsers.cib import parse_cib_vms
@@ -226,6 +226,7 @@ def _pacemaker_owners(cap, services) -> dict[str, str]:
             names = {vm.resource: vm.name for vm in parse_cib_vms(_text(cap, c.CIB), c.CIB).vms}
         except KvmclusterError:
             names = {}
+    resources.update({vm: resource for resource, vm in names.items() if resource})
     owners = {}
     for service in services.services:
         vm = names.get(service.name) or (
