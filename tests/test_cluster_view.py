@@ -477,3 +477,22 @@ def test_version_2_areas_are_version_1_areas():
     """The schemas say the same of an area (version 2's $defs.area is version 1's)."""
     assert SCHEMA["$defs"]["area"] == SCHEMA_V1["properties"]["areas"]["items"]
     assert SCHEMA["$defs"]["state"] == SCHEMA_V1["$defs"]["state"]
+
+
+@live
+def test_live_nodes_discovered_from_the_ssh_nodes_cluster_conf(nodes, tmp_path):
+    """Without --node, the nodes are those the node's cluster.conf names (here names that do
+    not resolve on this machine: each a column saying so, the view not a failure)."""
+    server = nodes.add(N05, node_capture(tmp_path, "healthy", N05))
+    args = nodes.options()
+    assert args[0] == "--node"
+    args = args[2:]  # no --node: the nodes come from the node's configuration
+    run = run_plugin(
+        "kvmcluster", "status", "--cluster", "--json", "-t", "10",
+        "--ssh", "root@127.0.0.1", "--ssh-option", f"Port={server.port}", *args,
+    )  # fmt: skip
+    document = json.loads(run.stdout)
+    validate(document)
+    assert [n["name"] for n in document["nodes"]] == [N05, N06]
+    assert all(not n["reachable"] and "resolve" in n["error"] for n in document["nodes"])
+    assert run.returncode == 3 and document["state"] == "UNKNOWN"  # no node read at all

@@ -24,8 +24,9 @@ def read_view(args, live=None) -> tuple[list[NodeReading], list, str]:
         readings = read.read_captures(captures, timeout)
         source = "captures " + " ".join(captures) if len(captures) > 1 else f"capture {captures[0]}"
     else:
-        readings = read.read_live(live_specs(args, live), timeout, getattr(args, "sudo", False))
-        source = "live over ssh"
+        specs = live_specs(args, live)
+        readings = read.read_live(specs, timeout, getattr(args, "sudo", False))
+        source = "live over ssh" if any(s.target for s in specs) else "live"
     return readings, correlate([r.facts for r in readings]), source
 
 
