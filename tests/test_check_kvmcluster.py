@@ -127,3 +127,12 @@ def test_live_node_refused_is_a_warning_within_the_timeout(nodes, tmp_path):
     assert run.returncode == 1, run.stdout
     assert run.perf("nodes_reachable") == 1
     assert any(line.startswith(f"UNKNOWN node {N06} not read: ssh ") for line in run.lines)
+
+
+def test_a_hostile_node_name_in_a_capture_stays_inside_its_perfdata_label(tmp_path):
+    a = node_capture(tmp_path, "healthy", N05)
+    b = node_capture(tmp_path, "healthy", "x y='1|\nKVMCLUSTER OK", "b")
+    run = check("--from", str(a), "--from", str(b))
+    assert len(run.stdout.splitlines()) == 1, run.stdout
+    assert run.stdout.count("|") == 1
+    assert "'x y=''1/\\nKVMCLUSTER OK_drbd'=0;1;2;0;3" in run.stdout

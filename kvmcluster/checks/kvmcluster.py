@@ -57,13 +57,24 @@ def build_parser():
     return parser
 
 
+def perf_label(text: str) -> str:
+    """A perfdata label from a node's name (data from a capture): escaped, no `|`, quoted
+    when it holds a space, `=` or a quote (a quote doubled, as the plugin guidelines say)."""
+    from kvmcluster.model.findings import printable
+
+    label = printable(text).replace("|", "/")
+    if any(ch in label for ch in " ='"):
+        return "'" + label.replace("'", "''") + "'"
+    return label
+
+
 def perfdata(readings) -> str:
     from kvmcluster.status import AREAS
 
     values = []
     for reading in readings:
         for key, _title, _noun in AREAS:
-            label = f"{reading.name}_{key}"
+            label = perf_label(f"{reading.name}_{key}")
             if not reading.reachable:
                 values.append(f"{label}=3;1;2;0;3")
                 continue
