@@ -141,7 +141,7 @@ def test_promtool_check_rules():
         [PROMTOOL, "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "SUCCESS: 10 rules found" in run.stdout
+    assert "SUCCESS: 16 rules found" in run.stdout
 
 
 @needs_promtool
@@ -165,8 +165,41 @@ def test_promtool_test_rules():
         ('kind=~"drbd-split-brain|drbd-standalone"} == 2', 'kind="drbd-split-brain"} == 2'),
         ("kvmcluster_lvm_vg_size_bytes < 0.10", "kvmcluster_lvm_vg_size_bytes < 0.01"),
         ("for: 30m", "for: 1m"),
+        # the cluster view's rules (group kvmcluster-cluster) and the per-node ones they hold back
+        (
+            'label_replace(kvmcluster_correlation_state{kind="drbd-split-brain"} == 2,\n'
+            '                        "item"',
+            'label_replace(kvmcluster_correlation_state{kind="drbd-split-brainx"} == 2,\n'
+            '                        "item"',
+        ),
+        (
+            "unless on(cluster, item)\n          label_replace(kvmcluster_correlation_state",
+            "unless on(item)\n          label_replace(kvmcluster_correlation_state",
+        ),
+        (
+            "max without (items) (\n            label_replace(kvmcluster_correlation_state",
+            "max without (cluster) (\n            label_replace(kvmcluster_correlation_state",
+        ),
+        ('"item", "vm:$1"', '"item", "vm-$1"'),
+        ("for: 1h", "for: 50m"),
+        ("kvmcluster_node_reachable == 0", "kvmcluster_node_reachable == 1"),
+        ('kind="split-cluster"} == 2', 'kind="split-cluster"} == 1'),
+        ('"resource", "$1", "item", "(.*)")', '"resource", "x$1", "item", "(.*)")'),
     ],
-    ids=["quorum", "standalone-kind", "vg-threshold", "misplaced-for"],
+    ids=[
+        "quorum",
+        "standalone-kind",
+        "vg-threshold",
+        "misplaced-for",
+        "split-brain-held-back",
+        "held-back-per-cluster",
+        "split-brain-items-change",
+        "vm-twice-service-held-back",
+        "drift-for",
+        "unreachable",
+        "split-cluster",
+        "disagreement-held-back",
+    ],
 )
 def test_the_rule_tests_fail_when_a_rule_breaks(tmp_path, old, new):
     rules = RULES.read_text()
