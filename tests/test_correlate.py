@@ -899,3 +899,28 @@ def test_a_pacemaker_vm_twice_names_its_virtualdomain_resource_of_the_cib(tmp_pa
     assert steps[_index(steps, "virsh destroy") - 1] == f"# on {N06}"
     assert "pcs resource refresh vm-aquarius200" in steps
     assert not any(VM200 in line for line in steps if line.startswith("pcs "))
+
+
+def test_drbd_resources_of_other_pairs_in_a_bigger_cluster_are_not_compared():
+    """Five nodes, DRBD in pairs: drbd.conf names each resource's hosts, so node07's drbd0
+    (with node08) is not compared with node05's (with node06)."""
+    import copy
+
+    pair = facts("healthy-cman")
+    other = [copy.deepcopy(n) for n in facts("drbd-split-brain")]
+    for node, name in zip(other, ("node07.c01.cloud.agarik.com", "node08.c01.cloud.agarik.com")):
+        node.name = name
+        for configured in node.drbd_configured:
+            configured.hosts = ["node07.c01.cloud.agarik.com", "node08.c01.cloud.agarik.com"]
+        node.domains = []
+        node.cluster = None
+        node.configs = {}
+    five = [*pair, *other, NodeFacts("node09", reachable=False)]
+    found = correlate(five)
+    (split,) = by_kind(found, "drbd-split-brain")
+    assert split.nodes == ("node07.c01.cloud.agarik.com", "node08.c01.cloud.agarik.com")
+    assert not by_kind(found, "drbd-disagreement")
+    assert sorted({x.nodes for x in by_kind(found, "drbd-pair")}) == [
+        (N05, N06),
+        tuple(split.nodes),
+    ]

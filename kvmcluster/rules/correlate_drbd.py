@@ -114,6 +114,8 @@ def _one_side(up: NodeFacts, resource: Resource, other: NodeFacts) -> list[Resou
         return []
     if _connection(resource, other) is None and resource.connections:
         return []
+    if _configured_apart(resource.name, up, other):
+        return []
     return [resource]
 
 
@@ -141,11 +143,23 @@ def _up_on_one_side(up: NodeFacts, resources: list[Resource], other: NodeFacts):
     ]
 
 
+def _configured_apart(name: str, a: NodeFacts, b: NodeFacts) -> bool:
+    """A drbd.conf that names the resource's hosts without the other node: the two hold
+    resources of the same name with other peers (a bigger cluster of DRBD pairs)."""
+    for node, other in ((a, b), (b, a)):
+        for configured in node.drbd_configured or []:
+            hosts = configured.hosts if configured.name == name else []
+            if hosts and not any(same_node(host, other.name) for host in hosts):
+                return True
+    return False
+
+
 def _pair(a: NodeFacts, ra: Resource, b: NodeFacts, rb: Resource) -> list[Correlation]:
     """The two sides of one resource; [] when one side has no connection to the other (DRBD 9
-    names its peers: a resource of the same name among other nodes is not this pair's)."""
+    names its peers: a resource of the same name among other nodes is not this pair's) or
+    drbd.conf puts the resource on other hosts."""
     ca, cb = _connection(ra, b), _connection(rb, a)
-    if ca is None or cb is None:
+    if ca is None or cb is None or _configured_apart(ra.name, a, b):
         return []
     return [_sides(a, ra, ca, b, rb, cb)]
 
