@@ -914,9 +914,11 @@ def test_drbd_resources_of_other_pairs_in_a_bigger_cluster_are_not_compared():
             configured.hosts = ["node07.c01.cloud.agarik.com", "node08.c01.cloud.agarik.com"]
         node.domains = []
         node.cluster = None
-        node.configs = {}
+        # their own drbd.conf (another pair's resources): not drift against node05's
+        node.configs = {c.DRBD_CONF: facts("config-drift")[1].configs[c.DRBD_CONF]}
     five = [*pair, *other, NodeFacts("node09", reachable=False)]
     found = correlate(five)
+    assert not problems(x for x in found if x.kind.startswith("config"))
     (split,) = by_kind(found, "drbd-split-brain")
     assert split.nodes == ("node07.c01.cloud.agarik.com", "node08.c01.cloud.agarik.com")
     assert not by_kind(found, "drbd-disagreement")

@@ -10,6 +10,7 @@ import re
 from kvmcluster import advice
 from kvmcluster.model.cluster_view import Correlation, NodeFacts
 from kvmcluster.model.findings import State
+from kvmcluster.model.vms import same_node
 from kvmcluster.rules.correlate_text import names, p
 
 _SAFE_VERSION = re.compile(r"^[0-9][0-9A-Za-z.+~_-]{0,40}$")
@@ -28,53 +29,16 @@ def drift(nodes: list[NodeFacts]) -> list[Correlation]:
     found = _cluster_names(nodes)
     same = []
     for file in DRIFT_FILES:
-        having = [n for n in nodes if file in n.configs]
-        if len(having) < 2:
-            continue
-        digests = {n.configs[file].digest for n in having}
-        if len(digests) == 1:
-            same.append(file)
-            continue
-        first = having[0]
-        items = [file]
-        versions = {n.name: n.configs[file].version for n in having}
-        shown = {
-            name: (v if v is not None and _SAFE_NUMBER.match(v) else "?")
-            for name, v in versions.items()
-        }
-        if file == "cluster.conf" and len(set(versions.values())) > 1:
-            summary = "cluster.conf differs: config_version " + ", ".join(
-                f"{shown[n.name]} on {p(n.name)}" for n in having
-            )
-        else:
-            line = min(
-                _first_difference(first.configs[file].lines, n.configs[file].lines)
-                for n in having[1:]
-                if n.configs[file].digest != first.configs[file].digest
-            )
-            summary = f"{file} differs between {names(having)} from line {line}"
-            if file == "cluster.conf":
-                summary += f" with the same config_version {shown[first.name]}"
-        items += [
-            f"{p(n.name)}: config_version {shown[n.name]}" if file == "cluster.conf"
-            else f"{p(n.name)}: digest {n.configs[file].digest[:12]}"
-            for n in having
-        ]  # fmt: skip
-        newest = None
-        if file == "cluster.conf":
-            numbers = {n.name: int(shown[n.name]) for n in having if shown[n.name] != "?"}
-            if numbers and list(numbers.values()).count(max(numbers.values())) == 1:
-                newest = max(numbers, key=numbers.get)
-        found.append(
-            Correlation(
-                "config-drift",
-                State.WARNING,
-                summary,
-                tuple(items),
-                tuple(advice.config_drift(file, newest, first.stack or "cman")),
-                tuple(n.name for n in having),
-            )
-        )
+        groups = _drbd_peer_groups(nodes) if file == "drbd.conf" else [nodes]
+        for group in groups:
+            having = [n for n in group if file in n.configs]
+            if len(having) < 2:
+                continue
+            differs = _file_drift(file, having)
+            if differs is not None:
+                found.append(differs)
+            elif file not in same:
+                same.append(file)
     having = [n for n in nodes if n.lvm_settings is not None]
     if len(having) >= 2:
         differing = [
@@ -136,6 +100,73 @@ def drift(nodes: list[NodeFacts]) -> list[Correlation]:
             )
         )
     return found
+
+
+def _file_drift(file: str, having: list[NodeFacts]) -> Correlation | None:
+    """The file compared over the nodes that have it (None: the same everywhere)."""
+    digests = {n.configs[file].digest for n in having}
+    if len(digests) == 1:
+        return None
+    first = having[0]
+    items = [file]
+    versions = {n.name: n.configs[file].version for n in having}
+    shown = {
+        name: (v if v is not None and _SAFE_NUMBER.match(v) else "?")
+        for name, v in versions.items()
+    }
+    if file == "cluster.conf" and len(set(versions.values())) > 1:
+        summary = "cluster.conf differs: config_version " + ", ".join(
+            f"{shown[n.name]} on {p(n.name)}" for n in having
+        )
+    else:
+        line = min(
+            _first_difference(first.configs[file].lines, n.configs[file].lines)
+            for n in having[1:]
+            if n.configs[file].digest != first.configs[file].digest
+        )
+        summary = f"{file} differs between {names(having)} from line {line}"
+        if file == "cluster.conf":
+            summary += f" with the same config_version {shown[first.name]}"
+    items += [
+        f"{p(n.name)}: config_version {shown[n.name]}" if file == "cluster.conf"
+        else f"{p(n.name)}: digest {n.configs[file].digest[:12]}"
+        for n in having
+    ]  # fmt: skip
+    newest = None
+    if file == "cluster.conf":
+        numbers = {n.name: int(shown[n.name]) for n in having if shown[n.name] != "?"}
+        if numbers and list(numbers.values()).count(max(numbers.values())) == 1:
+            newest = max(numbers, key=numbers.get)
+    return Correlation(
+        "config-drift",
+        State.WARNING,
+        summary,
+        tuple(items),
+        tuple(advice.config_drift(file, newest, first.stack or "cman")),
+        tuple(n.name for n in having),
+    )
+
+
+def _drbd_peer_groups(nodes: list[NodeFacts]) -> list[list[NodeFacts]]:
+    """The nodes that share DRBD resources, group by group (drbd.conf names each resource's
+    hosts: a cluster of DRBD pairs has one drbd.conf per pair); one group when unknown."""
+
+    def peers(a: NodeFacts, b: NodeFacts) -> bool:
+        if a.drbd_configured is None or b.drbd_configured is None:
+            return True
+        for node, other in ((a, b), (b, a)):
+            for configured in node.drbd_configured:
+                hosts = configured.hosts
+                if not hosts or any(same_node(host, other.name) for host in hosts):
+                    return True
+        return False
+
+    groups: list[list[NodeFacts]] = []
+    for node in nodes:
+        joined = [g for g in groups if any(peers(node, other) for other in g)]
+        merged = [node] + [n for g in joined for n in g]
+        groups = [g for g in groups if g not in joined] + [merged]
+    return [sorted(g, key=nodes.index) for g in groups]
 
 
 def _cluster_names(nodes: list[NodeFacts]) -> list[Correlation]:
