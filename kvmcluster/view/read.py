@@ -335,15 +335,6 @@ def cluster_manifest(directory: str) -> dict | None:
     return None
 
 
-def is_cluster_capture(path: str) -> bool:
-    """Whether `--from PATH` (one capture) is a `collect --cluster` one: opened to see."""
-    cap = c.Capture(path)
-    try:
-        return cluster_manifest(cap.dir) is not None
-    finally:
-        cap.close()
-
-
 def read_captures(paths: list[str], timeout: float) -> list[NodeReading]:
     """One column per node capture; a `collect --cluster` capture gives a column per folder
     (and per node it could not read, as it says). Folder names are data: plain names only,
@@ -356,7 +347,8 @@ def read_captures(paths: list[str], timeout: float) -> list[NodeReading]:
         try:
             manifest = cluster_manifest(cap.dir)
             if manifest is None:
-                readings.append(read_capture(cap.hostname(), cap, timeout))
+                name = cap.hostname() or os.path.basename(os.path.normpath(path))
+                readings.append(read_capture(name, cap, timeout))
                 continue
             nodes = manifest.get("nodes")
             if not isinstance(nodes, list):
