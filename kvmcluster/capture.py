@@ -129,6 +129,25 @@ class Capture:
             self._temporary.cleanup()
 
 
+def _not_a_capture(path: str) -> str:
+    """One line for a file that is no archive at all (a damaged archive keeps its error):
+    what it looks like (parsers.sniff), e.g. pvs output given where a capture belongs."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return ""
+    if head[:2] == b"\x1f\x8b" or head[257:262] == b"ustar" or head[:3] in (b"BZh", b"\xfd7z"):
+        return ""
+    from kvmcluster.parsers.sniff import misplaced
+
+    what = misplaced(head, "capture") or "its content is not recognised"
+    return (
+        f"capture {path}: not a capture (a directory, or the .tar.gz of kvmcluster collect): "
+        f"{what}"
+    )
+
+
 def _refuse_links(directory: str) -> None:
     """A capture directory holds regular files and directories only: a link (to /etc/shadow,
     say) would make status read, and perhaps quote, a file of this host."""
@@ -144,9 +163,14 @@ def _refuse_links(directory: str) -> None:
 
 
 def _unpack(archive: str, target: str) -> str:
-    from kvmcluster.archive import unpack
+    from kvmcluster.archive import ArchiveRefused, unpack
 
-    unpack(archive, target)  # every member checked from the headers first (kvmcluster.archive)
+    try:
+        unpack(archive, target)  # every member checked from the headers first (kvmcluster.archive)
+    except ArchiveRefused:
+        raise
+    except SourceError as exc:
+        raise SourceError(_not_a_capture(archive) or str(exc)) from None
     entries = os.listdir(target)
     if len(entries) == 1 and os.path.isdir(os.path.join(target, entries[0])):
         return os.path.join(target, entries[0])

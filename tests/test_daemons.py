@@ -110,8 +110,8 @@ CASES = [
     (
         "ps_rhcs-node-after-reboot.txt",
         [],
-        UNKNOWN,
-        "DAEMONS UNKNOWN - no cluster daemon runs in the captured process list",
+        CRITICAL,  # no daemon of the stack runs, its traces say cman (test_wrong_format)
+        "DAEMONS CRITICAL - cluster stack not started after the reboot (up 42m): service cman",
     ),
 ]
 

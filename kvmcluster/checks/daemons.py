@@ -69,15 +69,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# what a process list shows of a stack that does not run (a node after a reboot: the seed's
+# stack is started by hand): its tools and files in command lines, and the init of its era
+_RHCS_TOOLS = {"cman_tool", "clustat", "clusvcadm", "ccs", "ccs_tool", "fence_tool", "rg_test"}
+_RHCS_PATHS = ("/etc/cluster/", "/var/log/cluster/rgmanager", "/var/log/cluster/fenced")
+_PACEMAKER_TOOLS = {"crm_mon", "crm_resource", "crm", "pcs", "cibadmin", "stonith_admin"}
+_PACEMAKER_PATHS = ("/var/log/pacemaker", "/var/lib/pacemaker/")
+
+
+def _stack_traces(processes) -> str | None:
+    """rhcs or pacemaker from what the command lines mention; else rhcs on an init older than
+    systemd (cman ran up to RHEL 6; Pacemaker nodes since RHEL 7 run systemd), else None."""
+    words = [w for p in processes for w in p.args[:16]]
+    tools = {w.rsplit("/", 1)[-1] for w in words}
+    paths = [w for w in words if w.startswith("/")]
+    rhcs = bool(tools & _RHCS_TOOLS) or any(p.startswith(_RHCS_PATHS) for p in paths)
+    pacemaker = bool(tools & _PACEMAKER_TOOLS) or any(p.startswith(_PACEMAKER_PATHS) for p in paths)
+    if rhcs != pacemaker:
+        return "rhcs" if rhcs else "pacemaker"
+    systemd = any(p.name.startswith("systemd") for p in processes)
+    if not systemd and any(p.name == "udevd" for p in processes):  # SysV/upstart era
+        return "rhcs"
+    return None
+
+
 def detect_profile(node=None, processes=None) -> str:
     """rhcs when cman is installed, pacemaker when pacemakerd is; on a capture, the stack
-    whose daemons it shows."""
+    whose daemons it shows, or, when none runs (after a reboot), whose traces it shows."""
     if processes is not None:
         names = {p.name for p in processes}
         if names & {"fenced", "dlm_controld", "rgmanager", "clvmd"}:
             return "rhcs"
         if names & {"pacemakerd", "pacemaker-controld", "crmd"}:
             return "pacemaker"
+        traced = _stack_traces(processes)
+        if traced:
+            return traced
         from kvmcluster.errors import SourceError
 
         raise SourceError(

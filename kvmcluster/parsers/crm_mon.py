@@ -18,6 +18,23 @@ from kvmcluster.parsers.values import integer, is_count, parser
 from kvmcluster.parsers.xmltext import check_depth, flag, number, parse_xml
 
 NOT_CONNECTED = 102
+INSUFFICIENT_PRIVILEGES = 4  # CRM_EX_INSUFFICIENT_PRIV: the cluster runs, the user may not read it
+
+
+class AccessDenied(ParseError):
+    """crm_mon's answer to a user who may not read the cluster: not a parse failure, so the
+    message does not say "cannot parse"."""
+
+    def __init__(self, source: str, reason: str):
+        super().__init__(source, reason)
+        self.args = (f"{source}: {reason}",)
+
+
+DENIED = (
+    "permission denied: the cluster runs but this user may not read it ({detail}): use --sudo "
+    "with icinga/sudoers, run as root, or add the user to group haclient (usermod -aG "
+    "haclient USER; crm_mon only, corosync's tools answer root only)"
+)
 PROMOTED_ROLES = ("Promoted", "Master")
 ACTIVE_ROLES = ("Started", "Promoted", "Unpromoted", "Master", "Slave", "Migrating")
 
@@ -32,11 +49,14 @@ def parse_crm_mon(
         errors = [e.text or "" for e in status_element.iterfind("errors/error")]
         message = status_element.get("message", "error")
         detail = f"{message} ({errors[-1]})" if errors else message
-        if number(status_element, "code", source) == NOT_CONNECTED:
+        code = number(status_element, "code", source)
+        if code == NOT_CONNECTED:
             return (
                 ClusterStatus("pacemaker", source, running=False, error=detail),
                 ServicesStatus(source, "pacemaker", running=False, error=detail),
             )
+        if code == INSUFFICIENT_PRIVILEGES:
+            raise AccessDenied(source, DENIED.format(detail=f"crm_mon: {detail}"))
         raise ParseError(source, f"crm_mon reported status {status_element.get('code')}: {detail}")
     summary = root.find("summary")
     if summary is None and root.find("nodes") is None and root.find("resources") is None:

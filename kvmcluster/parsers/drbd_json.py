@@ -15,11 +15,12 @@ import json
 
 from kvmcluster.errors import ParseError
 from kvmcluster.model.drbd import Connection, Device, DrbdStatus, PeerDevice, Resource
-from kvmcluster.parsers.values import KIB, MAX_SECONDS, reason_of
+from kvmcluster.parsers.values import KIB, MAX_SECONDS, parser, reason_of
 
 _NO_ESTIMATE = 987654321
 
 
+@parser("drbdsetup status --json")
 def parse_status_json(text: str, source: str = "drbdsetup status --json") -> DrbdStatus:
     try:
         data = json.loads(text, parse_constant=_refuse_constant)

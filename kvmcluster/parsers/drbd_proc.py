@@ -18,6 +18,7 @@ from kvmcluster.parsers.values import (
     MAX_DIGITS,
     MAX_SECONDS,
     integer,
+    parser,
     percent,
     reason_of,
 )
@@ -61,6 +62,7 @@ _FINISH = re.compile(
 _DETAIL = re.compile(r"^\s+(resync:|act_log:|\d+% sector pos:|blocked on activity log)")
 
 
+@parser("/proc/drbd")
 def parse_proc_drbd(text: str, source: str = "/proc/drbd") -> DrbdStatus:
     status = DrbdStatus(source=source)
     current: Resource | None = None

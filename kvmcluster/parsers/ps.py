@@ -39,9 +39,14 @@ def parse_ps(text: str, source: str = "ps") -> list[ProcessInfo]:
     return processes
 
 
+@parser("/proc/uptime")
 def parse_uptime(text: str, source: str = "/proc/uptime") -> float:
-    """Seconds since boot, from /proc/uptime ("12345.67 23456.78"): finite, 0 to a century."""
-    words = text.split(None, 1)  # the first word only: a huge file is not split whole
-    if not words:
-        raise ParseError(source, f"expected '<seconds> <idle seconds>', got {text[:40]!r}")
+    """Seconds since boot, from /proc/uptime ("12345.67 23456.78"): finite, 0 to a century.
+    One line of two numbers and nothing else (ps output, whose first word is a pid, is not)."""
+    first = text[:256].split("\n", 1)[0]  # a huge file is not split whole
+    words = first.split()
+    rest = text[len(first) : len(first) + 4096]
+    if len(words) != 2 or rest.strip() or len(text) > len(first) + 4096:
+        raise ParseError(source, f"expected '<seconds> <idle seconds>', got {first[:40]!r}")
+    finite(words[1], source, 1, "idle seconds", 0.0, float(2**64))
     return finite(words[0], source, 1, "uptime in seconds", 0.0, MAX_SECONDS)

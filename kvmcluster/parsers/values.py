@@ -55,15 +55,34 @@ def parser(default_source: str | None = None, source_arg: str = "source"):
         def run(text, *args, **kwargs):
             try:
                 return func(text, *args, **kwargs)
-            except ParseError:
-                raise
+            except ParseError as exc:
+                raise explained(exc, text, default_source) from None
             except DATA_ERRORS as exc:
                 source = kwargs.get(source_arg, args[0] if args else default_source)
-                raise ParseError(str(source or "input"), reason_of(exc)) from None
+                error = ParseError(str(source or "input"), reason_of(exc))
+                raise explained(error, text, default_source) from None
 
         return run
 
     return decorate
+
+
+def explained(error: ParseError, text, expected: str | None) -> ParseError:
+    """The parser's error, with what the input looks like when it is something else than
+    `expected` (parsers.sniff: a JSON given to --proc-file, pvs output to --vgs-file)."""
+    if not expected or getattr(error, "explained", False):
+        return error
+    from kvmcluster.parsers.sniff import misplaced
+
+    try:
+        hint = misplaced(text, expected)
+    except DATA_ERRORS:  # the sniffer must never hide the parser's own error
+        hint = ""
+    if not hint:
+        return error
+    better = ParseError(error.source, f"{error.reason} ({hint})", error.line)
+    better.explained = True
+    return better
 
 
 def integer(text: str, source: str, line: int | None = None, what: str = "number") -> int:

@@ -53,6 +53,26 @@ def require_stack(node) -> str:
     )
 
 
+def _refuse_if_denied(node, said: str) -> None:
+    """corosync-quorumtool says "Cannot initialize CMAP service" both when corosync is down
+    and when the user may not talk to it; crm_mon tells them apart (status 4, Insufficient
+    privileges, against 102, Not connected). Asked on that failure only."""
+    from kvmcluster.errors import KvmclusterError
+    from kvmcluster.parsers.crm_mon import DENIED, INSUFFICIENT_PRIVILEGES
+
+    try:
+        result = node.run(CRM_MON_ARGV, sudo=False, ok_codes=None)
+    except KvmclusterError:
+        return  # no crm_mon, or it hung: the stack-down answer stands
+    denied = result.returncode == INSUFFICIENT_PRIVILEGES or "Insufficient privileges" in (
+        result.stdout[:4096]
+    )
+    if denied:
+        first = (said or "Cannot initialize CMAP service").strip().splitlines()[0][:80]
+        detail = f"corosync-quorumtool: {first}; crm_mon: Insufficient privileges"
+        raise SourceError(DENIED.format(detail=detail))
+
+
 def run_stack_tool(
     node, argv: list[str], sudo: bool, not_running: tuple[str, ...], ok=(0,), hint=""
 ):
@@ -170,6 +190,8 @@ def _live_cluster_status(node, stack: str, sudo: bool) -> list[ClusterStatus]:
     # corosync-quorumtool exits 2 when the partition is not quorate: still an answer.
     quorum = parse_quorumtool(run_stack_tool(node, QUORUMTOOL_ARGV, sudo, COROSYNC_DOWN, ok=(0, 2)))
     if not quorum.running:
+        if stack != "corosync" and not sudo:
+            _refuse_if_denied(node, quorum.error)
         return [quorum]
     from kvmcluster.parsers.cfgtool import NOT_RUNNING as CFG_DOWN
     from kvmcluster.parsers.cfgtool import parse_cfgtool
