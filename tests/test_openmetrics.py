@@ -417,6 +417,28 @@ def test_systemd_units_verify(tmp_path):
     assert run.returncode == 0 and run.stderr == "", run.stderr
 
 
+def test_cluster_view_systemd_units_verify(tmp_path):
+    """The cluster view's service and timer (on one host: status --cluster --textfile) pass
+    systemd-analyze verify too, and the service runs the cluster view."""
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze not installed")
+    service = (REPO / "prometheus" / "kvmcluster-cluster-textfile.service").read_text()
+    assert "ExecStart=/usr/bin/kvmcluster status --cluster --node node05 --node node06" in service
+    assert "--textfile /var/lib/prometheus/node-exporter" in service
+    (tmp_path / "kvmcluster-cluster-textfile.service").write_text(
+        service.replace("/usr/bin/kvmcluster", plugin_command("kvmcluster")[0])
+    )
+    shutil.copy(REPO / "prometheus" / "kvmcluster-cluster-textfile.timer", tmp_path)
+    run = subprocess.run(
+        [analyze, "verify", *(str(p) for p in sorted(tmp_path.iterdir()))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0 and run.stderr == "", run.stderr
+
+
 def test_a_perfdata_value_with_its_item_is_not_split_by_its_label():
     """Perf says its item and metric: a VG named like a suffix keeps its name."""
     report = Report(

@@ -1,0 +1,239 @@
+"""Issue 22 end to end, as the README tells a Prometheus user on a two-node cluster: each node's
+own `kvmcluster status --textfile` (node05, node06) and the cluster view's `status --from A
+--from B --textfile` (the monitoring host), each served by a real prometheus-node-exporter
+(textfile collector only), scraped every second by a real Prometheus whose configuration is
+the README's scrape block (targets pointed at 127.0.0.1) with prometheus/alerts.yml loaded.
+
+The two-node split brain (tests/fixtures/cluster/drbd-split-brain) raises the cluster view's
+KvmclusterClusterSplitBrain (pending or firing) with the resource's labels, and holds back the
+per-node StandAlone alerts of that resource; then the healthy pair (healthy-cman), written
+over it, gives no split-brain alert at all.
+
+Every daemon runs on 127.0.0.1 on a free port in the test's temporary directory and is stopped
+by the PID this test started."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from kvmcluster.output.openmetrics import CLUSTER_METRICS, METRICS
+from tests.plugin_runner import FIXTURES, REPO, plugin_command
+from tests.test_openmetrics_real import free_port, get, query, start_node_exporter, stop, wait_for
+
+PROMETHEUS = shutil.which("prometheus")
+PROMTOOL = shutil.which("promtool")
+NODE_EXPORTER = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
+RULES = REPO / "prometheus" / "alerts.yml"
+PAIRS = FIXTURES / "cluster"
+NODES = ("node05", "node06")
+
+pytestmark = pytest.mark.skipif(
+    PROMETHEUS is None or PROMTOOL is None or NODE_EXPORTER is None,
+    reason="prometheus (with promtool) and prometheus-node-exporter not installed "
+    "(Debian packages prometheus, prometheus-node-exporter)",
+)
+
+
+def readme_scrape_config() -> str:
+    """The Prometheus configuration block of the README's Prometheus walk-through."""
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("### From here to alerts on a two-node cluster") :]
+    block = re.search(r"```yaml\n(.*?)```", section, re.S)
+    assert block, "no ```yaml block in the README's Prometheus walk-through"
+    # the block is indented as a list item's
+    return "\n".join(line[3:] for line in block.group(1).splitlines()) + "\n"
+
+
+def drop_regex(config: str) -> re.Pattern:
+    found = re.search(r"regex: '([^']+)'\n\s+action: drop", config)
+    assert found, config
+    return re.compile(found.group(1))
+
+
+def kvmcluster_textfile(captures: list[Path], directory: Path) -> None:
+    """`kvmcluster status --from CAP [--from CAP] --textfile DIR`, the real command."""
+    command = [*plugin_command("kvmcluster"), "status"]
+    for capture in captures:
+        command += ["--from", str(capture)]
+    run = subprocess.run(
+        [*command, "--textfile", str(directory)], capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0 and run.stdout == "", run.stdout + run.stderr
+    assert (directory / "kvmcluster.prom").exists()
+
+
+def write_all(pair: str, dirs: dict[str, Path]) -> None:
+    """Each node's own file and the cluster view's, from the pair's two captures."""
+    for node in NODES:
+        kvmcluster_textfile([PAIRS / pair / node], dirs[node])
+    kvmcluster_textfile([PAIRS / pair / node for node in NODES], dirs["monitor"])
+
+
+def alerts(port: int) -> list[dict]:
+    answer = json.loads(get(f"http://127.0.0.1:{port}/api/v1/alerts"))
+    assert answer["status"] == "success", answer
+    return answer["data"]["alerts"]
+
+
+def named(found: list[dict], name: str) -> list[dict]:
+    return [a for a in found if a["labels"]["alertname"] == name]
+
+
+def test_the_readme_drop_list_is_the_metric_table():
+    """The scrape block drops every per-node family from the cluster view's file and keeps
+    the cluster view's own (so that a metric added to the table is dropped too)."""
+    regex = drop_regex(readme_scrape_config())
+    for metric in METRICS:
+        sample = metric.name + ("_total" if metric.type == "counter" else "")
+        assert regex.fullmatch(sample), sample
+    for metric in CLUSTER_METRICS:
+        assert not regex.fullmatch(metric.name), metric.name
+
+
+def test_from_the_readme_to_alerts_in_a_real_prometheus(tmp_path):
+    started = time.monotonic()
+    dirs = {name: tmp_path / f"textfile-p22-{name}" for name in (*NODES, "monitor")}
+    for directory in dirs.values():
+        directory.mkdir()
+    write_all("drbd-split-brain", dirs)
+
+    procs: list[subprocess.Popen] = []
+    try:
+        ports, exporters = {}, {}
+        for name, directory in dirs.items():
+            log = tmp_path / f"{name}-exporter.log"
+            exporters[name], ports[name] = start_node_exporter(directory, log)
+            procs.append(exporters[name])
+        config = readme_scrape_config()
+        for name, port in ports.items():
+            assert f"'{name}:9100'" in config, name
+            config = config.replace(f"'{name}:9100'", f"'127.0.0.1:{port}'")
+        config = config.replace("/etc/prometheus/kvmcluster-alerts.yml", str(RULES))
+        config = "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n" + config
+        config_file = tmp_path / "prometheus.yml"
+        config_file.write_text(config)
+        check = subprocess.run(
+            [PROMTOOL, "check", "config", str(config_file)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert check.returncode == 0, check.stdout + check.stderr
+
+        port = free_port()
+        log = tmp_path / "prometheus.log"
+        prometheus = subprocess.Popen(
+            [
+                PROMETHEUS,
+                f"--config.file={config_file}",
+                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        procs.append(prometheus)
+        for name, exporter_port in ports.items():
+            wait_for(f"http://127.0.0.1:{exporter_port}/metrics", exporters[name], 15)
+        wait_for(f"http://127.0.0.1:{port}/-/ready", prometheus, 30)
+
+        # the split brain: the cluster view's alert, pending (for: 1m) or firing
+        deadline = time.monotonic() + 30
+        while True:
+            found = alerts(port)
+            split = named(found, "KvmclusterClusterSplitBrain")
+            standalone = query(port, 'kvmcluster_item_state{job="node",kind="drbd-standalone"}')
+            if split and len(standalone) == 2:
+                break
+            assert time.monotonic() < deadline, (found, log.read_text()[-3000:])
+            time.sleep(0.3)
+        time.sleep(2.5)  # two more rounds of the rules with every series in
+        found = alerts(port)
+        split = named(found, "KvmclusterClusterSplitBrain")
+        per_node = named(found, "KvmclusterDrbdSplitBrain")
+        view_areas = query(port, 'kvmcluster_area_state{job="kvmcluster-cluster"}')
+        view_series = query(port, '{job="kvmcluster-cluster",__name__=~"kvmcluster_.+"}')
+        reachable = query(port, "kvmcluster_node_reachable")
+        node_areas = query(port, 'kvmcluster_area_state{job="node",area="drbd"}')
+
+        # the healthy pair written over it: no split-brain alert of either kind
+        write_all("healthy-cman", dirs)
+        deadline = time.monotonic() + 30
+        while True:
+            healthy = query(
+                port, 'kvmcluster_correlation_state{kind="drbd-pair",items="drbd0"} == 0'
+            )
+            after = alerts(port)
+            left = [
+                a
+                for a in after
+                if a["labels"]["alertname"]
+                in ("KvmclusterClusterSplitBrain", "KvmclusterDrbdSplitBrain")
+            ]
+            if healthy and not left:
+                break
+            assert time.monotonic() < deadline, (after, log.read_text()[-3000:])
+            time.sleep(0.3)
+        time.sleep(2.5)
+        after = alerts(port)
+        healthy_states = query(port, 'kvmcluster_area_state{job="node",area="drbd"}')
+    finally:
+        for proc in reversed(procs):
+            stop(proc)
+    elapsed = time.monotonic() - started
+
+    assert len(split) == 1, split
+    alert = split[0]
+    assert alert["state"] in ("pending", "firing"), alert
+    labels = dict(alert["labels"])
+    assert labels.pop("instance") == f"127.0.0.1:{ports['monitor']}"
+    assert labels == {
+        "alertname": "KvmclusterClusterSplitBrain",
+        "severity": "critical",
+        "kind": "drbd-split-brain",
+        "resource": "drbd0",
+        "cluster": "c01",
+        "job": "kvmcluster-cluster",
+    }
+    assert alert["annotations"]["summary"] == (
+        "DRBD drbd0: split brain, both nodes Primary and StandAlone"
+    )
+    assert "kvmcluster status --cluster" in alert["annotations"]["description"]
+    assert "drbdadm connect --discard-my-data drbd0" in alert["annotations"]["description"]
+    # both nodes' own StandAlone drbd0 are in, and held back by the cluster view's alert
+    assert len(standalone) == 2
+    assert per_node == [], per_node
+    # the cluster view's file brings its own two metrics only (the README's drop list)
+    assert view_areas == []
+    assert {s["metric"]["__name__"] for s in view_series} == {
+        "kvmcluster_correlation_state",
+        "kvmcluster_node_reachable",
+    }
+    assert sorted((r["metric"]["node"], r["value"][1]) for r in reachable) == [
+        ("node05.c01.cloud.agarik.com", "1"),
+        ("node06.c01.cloud.agarik.com", "1"),
+    ]
+    assert {(r["metric"]["node"], r["value"][1]) for r in node_areas} == {
+        ("node05.c01.cloud.agarik.com", "2"),
+        ("node06.c01.cloud.agarik.com", "2"),
+    }
+    # the healthy pair: every DRBD area OK, no split brain alert nor any cluster view alert
+    assert {r["value"][1] for r in healthy_states} == {"0"}
+    names = {a["labels"]["alertname"] for a in after}
+    assert not names & {
+        "KvmclusterClusterSplitBrain",
+        "KvmclusterDrbdSplitBrain",
+        "KvmclusterClusterVmRunningTwice",
+        "KvmclusterSplitCluster",
+        "KvmclusterDrbdDisagreement",
+        "KvmclusterNodeUnreachable",
+    }, after
+    assert elapsed < 40, f"took {elapsed:.1f} s"
