@@ -154,3 +154,40 @@ def test_every_drbdadm_line_status_prints_runs_with_the_84_drbdadm(tmp_path):
             assert proc.returncode == 0, f"{line!r} on {node}: {proc.stderr}"
             checked += 1
     assert checked >= 15
+
+
+def _pacemaker_capture(tmp_path: Path) -> Path:
+    """A capture of a Pacemaker node: the seed's CIB with a VM whose stop failed, crm_mon
+    rendered from it by the real crm_mon (CIB_file)."""
+    import os
+    import subprocess
+
+    capture = tmp_path / "pcmk"
+    capture.mkdir()
+    shutil.copy(fixture("cib_seed-vm-monitor-failed.xml"), capture / "cib.xml")
+    rendered = subprocess.run(
+        ["crm_mon", "--output-as=xml", "-1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "CIB_file": str(capture / "cib.xml")},
+    )
+    assert rendered.returncode == 0, rendered.stderr
+    (capture / "crm-mon.xml").write_text(rendered.stdout)
+    (capture / "hostname.txt").write_text("node05\n")
+    return capture
+
+
+@pytest.mark.real
+@pytest.mark.skipif(
+    not all(shutil.which(tool) for tool in ("crm_mon", "pcs")), reason="pacemaker-cli-utils, pcs"
+)
+def test_a_failed_pacemaker_vm_gets_pcs_lines_the_real_pcs_accepts(tmp_path):
+    capture = _pacemaker_capture(tmp_path)
+    code, lines = _advice(capture, "services")
+    assert code == 2
+    pcs_lines = [line for line in _commands(lines) if line.startswith("pcs ")]
+    assert pcs_lines == ["pcs resource cleanup vm-aquarius199"], lines
+    for line in pcs_lines:
+        accepted, output = dry.pcs_run(capture / "cib.xml", line)
+        assert accepted, f"{line}: {output}"
