@@ -5,15 +5,16 @@ a test checks the two are equal, so a metric added to the table reaches the dash
 same JSON every time (no ids from a clock, sorted as the table is).
 
 Layout: an overview row (the worst state per node, the areas per node as a state timeline, the
-items that are not OK), then one row per area: its state per node, its non-OK items, and a
-time series per metric of the area (counters as rates).
+items that are not OK), a row for the cluster view (its metrics, CLUSTER_METRICS: the nodes it
+read, its findings that are not OK and their states over time), then one row per area: its
+state per node, its non-OK items, and a time series per metric of the area (counters as rates).
 """
 
 from __future__ import annotations
 
 import json
 
-from kvmcluster.output.openmetrics import METRICS, Metric
+from kvmcluster.output.openmetrics import CLUSTER_METRICS, METRICS, Metric
 
 AREA_TITLES = (
     ("drbd", "DRBD"),
@@ -160,6 +161,69 @@ def _metric_panel(metric: Metric) -> dict:
     }
 
 
+REACHABLE_MAPPINGS = [
+    {
+        "type": "value",
+        "options": {
+            "0": {"text": "not read", "color": "red", "index": 0},
+            "1": {"text": "read", "color": "green", "index": 1},
+        },
+    }
+]
+
+
+def _reachable_panels(metric: Metric) -> list[tuple[dict, int, int]]:
+    """kvmcluster_node_reachable: one stat per node, read or not."""
+    panel = _state_stat("Nodes the cluster view read", f"{metric.name}{{{NODE}}}", "{{node}}")
+    panel["description"] = f"{metric.name}: {metric.help}"
+    panel["fieldConfig"]["defaults"] = {
+        "mappings": REACHABLE_MAPPINGS,
+        "thresholds": {
+            "mode": "absolute",
+            "steps": [{"color": "red", "value": None}, {"color": "green", "value": 1}],
+        },
+    }
+    return [(panel, 6, 6)]
+
+
+def _correlation_panels(metric: Metric) -> list[tuple[dict, int, int]]:
+    """kvmcluster_correlation_state: the findings not OK as a table (kind, items, state), and
+    the worst state per kind over time."""
+    table = _problem_table("Cluster findings not OK")
+    table["description"] = (
+        f"{metric.name} > 0: what only a view across nodes sees (split brain on both sides, a "
+        "VM running twice, a split cluster, configuration drift); `kvmcluster status "
+        "--cluster` prints each with what to do."
+    )
+    table["targets"] = [_target(f"{metric.name} > 0", "", instant=True, table=True)]
+    timeline = {
+        "type": "state-timeline",
+        "title": "Cluster findings by kind",
+        "description": f"{metric.name}: {metric.help}",
+        "datasource": DATASOURCE,
+        "targets": [_target(f"max by (kind) ({metric.name})", "{{kind}}")],
+        "fieldConfig": {
+            "defaults": {"mappings": STATE_MAPPINGS, "thresholds": STATE_THRESHOLDS},
+            "overrides": [],
+        },
+        "options": {"showValue": "never"},
+    }
+    return [(table, 18, 6), (timeline, 24, 6)]
+
+
+def _cluster_metric_panels(metric: Metric) -> list[tuple[dict, int, int]]:
+    """A cluster metric without a panel of its own: its values over time."""
+    return [(_metric_panel(metric), 8, 7)]
+
+
+# the cluster view's panels, per metric of CLUSTER_METRICS (any other: a time series)
+CLUSTER_PANELS = {
+    "kvmcluster_node_reachable": _reachable_panels,
+    "kvmcluster_correlation_state": _correlation_panels,
+}
+CLUSTER_TITLE = "Cluster view"
+
+
 def dashboard() -> dict:
     """The dashboard as a dict (Grafana's JSON model)."""
     layout = _Layout()
@@ -208,6 +272,11 @@ def dashboard() -> dict:
     }
     panels.append(layout.place(age, 4, 5))
     panels.append(layout.place(_problem_table("Items not OK"), 24, 6))
+    panels.append(layout.row(CLUSTER_TITLE))
+    for metric in CLUSTER_METRICS:
+        make = CLUSTER_PANELS.get(metric.name, _cluster_metric_panels)
+        for panel, w, h in make(metric):
+            panels.append(layout.place(panel, w, h))
     for area, title in AREA_TITLES:
         panels.append(layout.row(title))
         panels.append(

@@ -370,9 +370,9 @@ def test_dashboard_has_panels_per_area_for_every_metric():
     ids = [p["id"] for p in panels]
     assert len(ids) == len(set(ids))
     rows = [p["title"] for p in panels if p["type"] == "row"]
-    assert rows == ["Overview"] + [title for _, title in dashboard.AREA_TITLES]
+    assert rows == ["Overview", dashboard.CLUSTER_TITLE] + [t for _, t in dashboard.AREA_TITLES]
     exprs = " ".join(t["expr"] for p in panels for t in p.get("targets", []))
-    for metric in openmetrics.METRICS:
+    for metric in openmetrics.METRICS + openmetrics.CLUSTER_METRICS:
         assert metric.name in exprs, metric.name
     for area, _ in dashboard.AREA_TITLES:
         assert f'area="{area}"' in exprs

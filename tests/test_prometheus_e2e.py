@@ -2,7 +2,8 @@
 own `kvmcluster status --textfile` (node05, node06) and the cluster view's `status --from A
 --from B --textfile` (the monitoring host), each served by a real prometheus-node-exporter
 (textfile collector only), scraped every second by a real Prometheus whose configuration is
-the README's scrape block (targets pointed at 127.0.0.1) with prometheus/alerts.yml loaded.
+the README's scrape block (targets pointed at 127.0.0.1) with prometheus/alerts.yml loaded;
+every query of the Grafana dashboard runs on it too.
 
 The two-node split brain (tests/fixtures/cluster/drbd-split-brain) raises the cluster view's
 KvmclusterClusterSplitBrain (pending or firing) with the resource's labels, and holds back the
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from kvmcluster import dashboard
 from kvmcluster.output.openmetrics import CLUSTER_METRICS, METRICS
 from tests.plugin_runner import FIXTURES, REPO, plugin_command
 from tests.test_openmetrics_real import free_port, get, query, start_node_exporter, stop, wait_for
@@ -163,6 +165,12 @@ def test_from_the_readme_to_alerts_in_a_real_prometheus(tmp_path):
         view_series = query(port, '{job="kvmcluster-cluster",__name__=~"kvmcluster_.+"}')
         reachable = query(port, "kvmcluster_node_reachable")
         node_areas = query(port, 'kvmcluster_area_state{job="node",area="drbd"}')
+        # every query of the dashboard runs on this Prometheus; the cluster view's show data
+        board = {}
+        for panel in dashboard.dashboard()["panels"]:
+            for target in panel.get("targets", []):
+                expr = target["expr"].replace("$node", ".*")
+                board[(panel["title"], expr)] = query(port, expr)
 
         # the healthy pair written over it: no split-brain alert of either kind
         write_all("healthy-cman", dirs)
@@ -225,6 +233,17 @@ def test_from_the_readme_to_alerts_in_a_real_prometheus(tmp_path):
         ("node05.c01.cloud.agarik.com", "2"),
         ("node06.c01.cloud.agarik.com", "2"),
     }
+    assert len(board) > 40
+    cluster_row = {title: rows for (title, _), rows in board.items() if "luster" in title}
+    assert [r["metric"]["kind"] for r in cluster_row["Cluster findings not OK"]] == [
+        "drbd-split-brain"
+    ]
+    assert len(cluster_row["Nodes the cluster view read"]) == 2
+    assert {r["metric"]["kind"] for r in cluster_row["Cluster findings by kind"]} >= {
+        "drbd-split-brain",
+        "drbd-pair",
+    }
+    assert board[("Worst state per node", 'kvmcluster_state{node=~".*"}')]
     # the healthy pair: every DRBD area OK, no split brain alert nor any cluster view alert
     assert {r["value"][1] for r in healthy_states} == {"0"}
     names = {a["labels"]["alertname"] for a in after}
