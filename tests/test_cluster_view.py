@@ -496,3 +496,34 @@ def test_live_nodes_discovered_from_the_ssh_nodes_cluster_conf(nodes, tmp_path):
     assert [n["name"] for n in document["nodes"]] == [N05, N06]
     assert all(not n["reachable"] and "resolve" in n["error"] for n in document["nodes"])
     assert run.returncode == 3 and document["state"] == "UNKNOWN"  # no node read at all
+
+
+@live
+def test_live_collect_captures_corosync_conf_redacted_drbd_version_and_kernel_log(nodes, tmp_path):
+    capture = pacemaker_capture(tmp_path, "node06")
+    (capture / "corosync.conf").write_text(
+        "totem {\n  version: 2\n  cluster_name: c01\n  key: s3cr3t-shared-key\n}\n"
+        "nodelist {\n  node {\n    name: node05\n  }\n  node {\n    name: node06\n  }\n}\n"
+    )
+    (capture / "drbdadm-version.txt").write_text(
+        "DRBDADM_VERSION=9.22.0\nDRBD_KERNEL_VERSION=9.2.4\n"
+    )
+    (capture / "dmesg.txt").write_text("[  12.3] drbd r0: Split-Brain detected but unresolved\n")
+    nodes.add("node06", capture)
+    archive = tmp_path / "one.tar.gz"
+    args = nodes.options()[2:]  # the node's ssh options, without --node
+    port = nodes.servers[0].port
+    run = run_plugin(
+        "kvmcluster", "collect", "-o", str(archive), "-t", "20",
+        "--ssh", "root@127.0.0.1", "--ssh-option", f"Port={port}", *args,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    with tarfile.open(archive) as tar:
+        files = {m.name.split("/", 1)[1]: m for m in tar.getmembers() if "/" in m.name}
+        text = {n: tar.extractfile(m).read().decode() for n, m in files.items() if m.isfile()}
+    assert "s3cr3t" not in text["corosync.conf"] and "key: REDACTED" in text["corosync.conf"]
+    assert "name: node06" in text["corosync.conf"]
+    assert text["drbdadm-version.txt"].startswith("DRBDADM_VERSION=9.22.0")
+    assert "Split-Brain detected" in text["dmesg.txt"]
+    manifest = json.loads(text["MANIFEST.json"])
+    assert manifest["redacted"] >= 1
