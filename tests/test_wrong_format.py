@@ -213,3 +213,12 @@ def test_check_cluster_as_a_user_who_may_not_read_the_cluster_says_permission_de
     assert FIX in run.first_line and "crm_mon: Insufficient privileges" in run.first_line, run
     as_root = run_plugin("check_cluster", "--stack", "pacemaker", prefix=cluster.enter)
     assert as_root.returncode == 0, as_root
+
+
+@pytest.mark.real
+@pytest.mark.skipif(live_pacemaker.why_not() is not None, reason=str(live_pacemaker.why_not()))
+def test_check_cluster_services_as_a_user_without_rights_says_permission_denied(cluster):
+    prefix = [*cluster.enter, "runuser", "-u", "nobody", "--"]
+    run = run_plugin("check_cluster_services", "--stack", "pacemaker", prefix=prefix)
+    assert run.returncode == 3, run
+    assert DENIED in run.first_line and FIX in run.first_line, run

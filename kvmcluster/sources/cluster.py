@@ -202,7 +202,8 @@ def _live_cluster_status(node, stack: str, sudo: bool) -> list[ClusterStatus]:
         return [quorum, links]
     from kvmcluster.parsers.crm_mon import parse_crm_mon
 
-    crm = parse_crm_mon(run_stack_tool(node, CRM_MON_ARGV, sudo, (), ok=(0, 102)))[0]
+    # 102 Not connected; 4 Insufficient privileges: parse_crm_mon says permission denied
+    crm = parse_crm_mon(run_stack_tool(node, CRM_MON_ARGV, sudo, (), ok=(0, 102, 4)))[0]
     return [crm, quorum, links]
 
 
@@ -274,7 +275,7 @@ def _load_services(node, stack, clustat_file, crm_mon_file, cib_file, sudo) -> S
     from kvmcluster.parsers.cib import parse_cib_constraints
     from kvmcluster.parsers.crm_mon import parse_crm_mon
 
-    services = parse_crm_mon(run_stack_tool(node, CRM_MON_ARGV, sudo, (), ok=(0, 102)))[1]
+    services = parse_crm_mon(run_stack_tool(node, CRM_MON_ARGV, sudo, (), ok=(0, 102, 4)))[1]
     if services.running:
         from kvmcluster.parsers.cib_meta import parse_cib_promoted_max
 
