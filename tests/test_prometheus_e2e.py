@@ -256,3 +256,125 @@ def test_from_the_readme_to_alerts_in_a_real_prometheus(tmp_path):
         "KvmclusterNodeUnreachable",
     }, after
     assert elapsed < 40, f"took {elapsed:.1f} s"
+
+
+# --- the cluster view's exposition -----------------------------------------------------------
+
+HOSTILE_VM = "aquarius_000200_MFA_mfa.fr_prodwsrv1.mfa.fr"
+
+
+def copy_pair(pair: str, tmp_path: Path) -> list[Path]:
+    nodes = sorted(p.name for p in (PAIRS / pair).iterdir() if p.is_dir())
+    copies = []
+    for node in nodes:
+        shutil.copytree(PAIRS / pair / node, tmp_path / pair / node)
+        copies.append(tmp_path / pair / node)
+    return copies
+
+
+def hostile_pair(tmp_path: Path) -> list[Path]:
+    """The vm-active-twice pair with the VM named to break an exposition (a quote and brace
+    that close the label set, a newline and `# EOF`, a backslash) on both nodes."""
+    copies = copy_pair("vm-active-twice", tmp_path)
+    for node in copies:
+        for path in node.iterdir():
+            if path.suffix in (".xml", ".conf"):
+                text = path.read_text()
+                path.write_text(text.replace(HOSTILE_VM, HOSTILE_VM + "&quot;}&#10;# EOF\\"))
+    return copies
+
+
+def pair_text(captures: list[Path], fmt: str = "openmetrics") -> str:
+    command = [*plugin_command("kvmcluster"), "status"]
+    for capture in captures:
+        command += ["--from", str(capture)]
+    run = subprocess.run([*command, "--format", fmt], capture_output=True, text=True, timeout=60)
+    assert run.returncode in (0, 1, 2, 3) and run.stdout, run.stderr
+    return run.stdout
+
+
+def correlation_labels(text: str, kind: str) -> list[str]:
+    """The items label of every kvmcluster_correlation_state series of that kind."""
+    line = rf'^kvmcluster_correlation_state\{{kind="{kind}",items="(.*)"\}} \d$'
+    return re.findall(line, text, re.M)
+
+
+PAIR_NAMES = sorted(p.name for p in PAIRS.iterdir() if p.is_dir())
+
+
+@pytest.mark.parametrize("pair", [*PAIR_NAMES, "hostile"])
+def test_promtool_check_metrics_on_every_cluster_pair(pair, tmp_path):
+    """What `status --from A --from B --textfile` writes for every two-node capture (and a
+    hostile one) passes `promtool check metrics`, with HELP and TYPE for both cluster
+    families."""
+    captures = hostile_pair(tmp_path) if pair == "hostile" else copy_pair(pair, tmp_path)
+    directory = tmp_path / "textfile-p22"
+    directory.mkdir()
+    kvmcluster_textfile(captures, directory)
+    text = (directory / "kvmcluster.prom").read_text()
+    run = subprocess.run(
+        [PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0 and run.stdout == "" and run.stderr == "", run.stdout + run.stderr
+    for metric in CLUSTER_METRICS:
+        assert f"# HELP {metric.name} " in text and f"# TYPE {metric.name} gauge" in text
+    if pair == "hostile":
+        (items,) = correlation_labels(text, "vm-active-twice")
+        assert items.startswith(f'VM {HOSTILE_VM}\\"}}\\\\n# EOF\\\\,'), items
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="kvmcluster_correlation_state's items label carries figures that change while the "
+    "finding lasts (`400 MiB out of sync`, then `410 MiB`): every change is a new series; "
+    "render_cluster in output/openmetrics.py (V17's until 12:00) — alerts.yml drops items",
+)
+def test_a_cluster_finding_keeps_its_series_while_its_figures_change(tmp_path):
+    captures = copy_pair("drbd-split-brain", tmp_path)
+    before = correlation_labels(pair_text(captures), "drbd-split-brain")
+    proc = captures[0] / "proc-drbd.txt"  # node05 writes 10 MiB more on its side
+    proc.write_text(proc.read_text().replace("oos:409600", "oos:419840", 1))
+    after = correlation_labels(pair_text(captures), "drbd-split-brain")
+    assert len(before) == 1 and len(after) == 1
+    assert before == after
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the items label joins the finding's items with commas while the items hold commas "
+    "themselves (`node05: Primary StandAlone, 400 MiB out of sync ...`): not split back "
+    "unambiguously; render_cluster in output/openmetrics.py (V17's until 12:00)",
+)
+def test_the_items_label_gives_back_the_findings_items(tmp_path):
+    captures = copy_pair("drbd-split-brain", tmp_path)
+    document = json.loads(pair_text(captures, "json"))
+    (finding,) = [c for c in document["correlations"] if c["kind"] == "drbd-split-brain"]
+    (items,) = correlation_labels(pair_text(captures), "drbd-split-brain")
+    assert items.split(",") == finding["items"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="status --cluster --textfile DIR writes kvmcluster.prom as a node's own status "
+    "--textfile does, with every node's series: in one DIR the two overwrite each other "
+    "(and as two files node_exporter drops the series both hold); view/run.py and "
+    "textfile.py (V17's until 12:00) — the README runs the view with a directory of its own",
+)
+def test_the_cluster_view_and_a_nodes_own_file_share_a_textfile_directory(tmp_path):
+    directory = tmp_path / "textfile-p22-shared"
+    directory.mkdir()
+    pair = PAIRS / "drbd-split-brain"
+    kvmcluster_textfile([pair / "node05"], directory)  # node05's own timer
+    kvmcluster_textfile([pair / "node05", pair / "node06"], directory)  # the view on node05
+    log = tmp_path / "exporter.log"
+    proc, port = start_node_exporter(directory, log)
+    try:
+        scraped = wait_for(f"http://127.0.0.1:{port}/metrics", proc, 15)
+    finally:
+        stop(proc)
+    lines = scraped.splitlines()
+    assert "node_textfile_scrape_error 0" in lines
+    assert any(x.startswith("kvmcluster_correlation_state{") for x in lines)
+    # node05's own file is still there: its series, and only node05's outside the view's
+    assert len(list(directory.glob("*.prom"))) == 2
+    assert "was collected before" not in log.read_text()
