@@ -193,7 +193,10 @@ def _open(spec: NodeSpec, deadline):
     if spec.target is None:
         node = LocalNode(deadline)
     else:
+        import atexit
+
         node = SshNode(spec.target, spec.options, deadline)
+        atexit.register(node.close)  # also when the view gave up on its thread (idempotent)
     node.name = spec.name  # the column's name (SshNode names itself after the host)
     return node
 
