@@ -527,3 +527,31 @@ def test_live_collect_captures_corosync_conf_redacted_drbd_version_and_kernel_lo
     assert "Split-Brain detected" in text["dmesg.txt"]
     manifest = json.loads(text["MANIFEST.json"])
     assert manifest["redacted"] >= 1
+
+
+@live
+def test_live_watch_discovers_the_nodes_again_within_a_fresh_budget_each_refresh(nodes, tmp_path):
+    import os
+    import signal
+
+    from tests.plugin_runner import plugin_command, plugin_env
+
+    server = nodes.add(N05, node_capture(tmp_path, "healthy", N05))
+    args = nodes.options()[2:]
+    proc = subprocess.Popen(
+        [
+            *plugin_command("kvmcluster"), "status", "--cluster", "--no-color", "--watch", "1",
+            "-t", "2", "--ssh", "root@127.0.0.1", "--ssh-option", f"Port={server.port}", *args,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=plugin_env(),
+    )  # fmt: skip
+    time.sleep(7)  # several refreshes after the first -t of 2 s is spent
+    os.kill(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    screens = out.count("kvmcluster status --cluster: ")
+    assert screens >= 3, out + err
+    assert out.count(f"{N06}") >= screens and "no cluster nodes found" not in err, err

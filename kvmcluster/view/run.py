@@ -42,6 +42,10 @@ def live_specs(args, live=None) -> list:
             from kvmcluster.runtime.cli import start
 
             live = start(args)
+        else:  # the whole -t again (status --watch: a refresh after the first)
+            from kvmcluster.runtime.command import Deadline
+
+            live = live.with_deadline(Deadline(getattr(args, "timeout", None) or 30))
         discovered, _where = read.discover(live, getattr(args, "sudo", False))
     libvirt = dict(getattr(args, "libvirt", None) or [])
     return read.node_specs(given, discovered, getattr(args, "ssh_option", None) or [], libvirt)
