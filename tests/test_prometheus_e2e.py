@@ -15,16 +15,19 @@ by the PID this test started."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import re
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from kvmcluster import dashboard
+from kvmcluster.model.findings import printable
 from kvmcluster.output.openmetrics import CLUSTER_METRICS, METRICS
 from tests.plugin_runner import FIXTURES, REPO, plugin_command
 from tests.test_openmetrics_real import free_port, get, query, start_node_exporter, stop, wait_for
@@ -378,3 +381,69 @@ def test_the_cluster_view_and_a_nodes_own_file_share_a_textfile_directory(tmp_pa
     # node05's own file is still there: its series, and only node05's outside the view's
     assert len(list(directory.glob("*.prom"))) == 2
     assert "was collected before" not in log.read_text()
+
+
+def test_prometheus_reads_the_cluster_views_openmetrics_of_a_hostile_pair(tmp_path):
+    """`status --from A --from B --format openmetrics` of the hostile pair, served with the
+    OpenMetrics content type and parsed by Prometheus' own OpenMetrics parser: the target is
+    up, the VM's name arrives as its escaped text in `items`, and the cluster view's
+    VM-twice alert goes pending with that name in `vm`."""
+    from tests.test_openmetrics_real import _OpenMetricsHandler
+
+    body = pair_text(hostile_pair(tmp_path)).encode()
+    handler = type("Handler", (_OpenMetricsHandler,), {"bodies": {"/view": body}})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    port = free_port()
+    config = tmp_path / "prometheus.yml"
+    config.write_text(
+        json.dumps(
+            {
+                "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                "rule_files": [str(RULES)],
+                "scrape_configs": [
+                    {
+                        "job_name": "kvmcluster-cluster",
+                        "metrics_path": "/view",
+                        "static_configs": [{"targets": [f"127.0.0.1:{server.server_port}"]}],
+                    }
+                ],
+            }
+        )
+    )
+    log = tmp_path / "prometheus.log"
+    prometheus = subprocess.Popen(
+        [
+            PROMETHEUS,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/-/ready", prometheus, 30)
+        deadline = time.monotonic() + 30
+        while True:
+            targets = json.loads(get(f"http://127.0.0.1:{port}/api/v1/targets"))
+            active = targets["data"]["activeTargets"]  # empty until the first discovery
+            assert not [t for t in active if t["lastError"]], active  # a parse error
+            twice = named(alerts(port), "KvmclusterClusterVmRunningTwice")
+            if [t["health"] for t in active] == ["up"] and twice:
+                break
+            assert time.monotonic() < deadline, (active, log.read_text()[-3000:])
+            time.sleep(0.3)
+        series = query(port, 'kvmcluster_correlation_state{kind="vm-active-twice"}')
+    finally:
+        stop(prometheus)
+        server.shutdown()
+        server.server_close()
+    name = printable(HOSTILE_VM + '"}\n# EOF\\')
+    assert [s["metric"]["items"] for s in series] == [
+        f"VM {name},runs on node05,runs on node06,the cluster owns the copy on node05"
+    ]
+    assert [(a["state"], a["labels"]["vm"]) for a in twice] == [("pending", name)]
+    assert f"virsh destroy {name}" in twice[0]["annotations"]["description"]
