@@ -43,10 +43,11 @@ def parse_ps(text: str, source: str = "ps") -> list[ProcessInfo]:
 def parse_uptime(text: str, source: str = "/proc/uptime") -> float:
     """Seconds since boot, from /proc/uptime ("12345.67 23456.78"): finite, 0 to a century.
     One line of two numbers and nothing else (ps output, whose first word is a pid, is not)."""
-    first = text[:256].split("\n", 1)[0]  # a huge file is not split whole
+    first = text[:4097].split("\n", 1)[0]  # a huge file is not split whole
     words = first.split()
     rest = text[len(first) : len(first) + 4096]
-    if len(words) != 2 or rest.strip() or len(text) > len(first) + 4096:
-        raise ParseError(source, f"expected '<seconds> <idle seconds>', got {first[:40]!r}")
+    if len(words) != 2 or len(first) > 4096 or rest.strip() or len(text) > len(first) + 4096:
+        got = f"{first[:40]!r}{' ...' if len(first) > 40 else ''}"
+        raise ParseError(source, f"uptime: expected '<seconds> <idle seconds>', got {got}", 1)
     finite(words[1], source, 1, "idle seconds", 0.0, float(2**64))
     return finite(words[0], source, 1, "uptime in seconds", 0.0, MAX_SECONDS)
