@@ -69,9 +69,9 @@ def test_every_capture_of_the_pairs_is_read_without_an_unreadable_input(scenario
 @pytest.mark.parametrize("scenario", ["healthy-cman", "healthy-pacemaker"])
 def test_a_healthy_pair_gives_no_correlation_worse_than_ok(scenario):
     found = correlate(facts(scenario))
-    assert found and not problems(found), [x.summary for x in problems(found)]
+    assert found and not problems(found), [x.reason for x in problems(found)]
     assert {x.kind for x in found} <= OK_KINDS
-    assert by_kind(found, "cluster-membership")[0].summary == (
+    assert by_kind(found, "cluster-membership")[0].reason == (
         "every node sees the same members (node05, node06)"
     )
 
@@ -80,7 +80,7 @@ def test_the_healthy_cman_pair_agrees_on_every_drbd_resource_and_config():
     found = correlate(facts("healthy-cman"))
     pairs = by_kind(found, "drbd-pair")
     assert [x.items[0] for x in pairs] == ["drbd0", "drbd1", "drbd2"]
-    assert pairs[0].summary == "drbd0: both sides agree (Primary/Primary, Connected)"
+    assert pairs[0].reason == "drbd0: both sides agree (Primary/Primary, Connected)"
     assert by_kind(found, "config-same")[0].items == (
         "cluster.conf",
         "drbd.conf",
@@ -97,7 +97,7 @@ def test_the_seed_split_brain_names_the_resource_its_vg_the_writes_and_the_victi
     (split,) = by_kind(found, "drbd-split-brain")
     assert split.state == State.CRITICAL
     assert split.nodes == (N05, N06)
-    assert split.summary == (
+    assert split.reason == (
         f"split brain on drbd0 between {S05}, {S06}: {S06} has not written since the split "
         f"(0 out of sync), {S05} has: {S06} is the victim"
     )
@@ -137,7 +137,7 @@ def test_the_vms_on_the_split_resource_leave_the_victim_before_its_vgs_go_down()
 
 def test_a_public_split_brain_where_both_wrote_suggests_the_side_that_wrote_less():
     (split,) = by_kind(correlate(facts("drbd-split-brain-840")), "drbd-split-brain")
-    assert split.summary == (
+    assert split.reason == (
         "split brain on drbd0 between node1, node2: both sides wrote since the split (node1 "
         "76 KiB, node2 100 KiB out of sync): the suggested victim is node1, it wrote less; its "
         "writes are lost, check them first"
@@ -150,8 +150,8 @@ def test_a_public_split_brain_where_both_wrote_suggests_the_side_that_wrote_less
 
 def test_both_primary_and_disconnected_is_a_split_brain_without_any_kernel_log():
     (split,) = by_kind(correlate(facts("drbd-split-brain-both-primary")), "drbd-split-brain")
-    assert "the suggested victim is node-b" in split.summary
-    assert "node-a 68.3 GiB" in split.summary
+    assert "the suggested victim is node-b" in split.reason
+    assert "node-a 68.3 GiB" in split.reason
 
 
 def test_when_the_inputs_cannot_tell_who_wrote_the_admin_chooses():
@@ -160,7 +160,7 @@ def test_when_the_inputs_cannot_tell_who_wrote_the_admin_chooses():
         for pd in node.drbd.resources[0].connections[0].peer_devices:
             pd.out_of_sync = None
     (split,) = by_kind(correlate(nodes), "drbd-split-brain")
-    assert "choose the victim (its writes are lost): the sequence below is for" in split.summary
+    assert "choose the victim (its writes are lost): the sequence below is for" in split.reason
     assert split.advice[0].startswith("# both sides may hold writes of their own: choose")
     assert "(swap the two names to keep its data instead)" in split.advice[0]
     assert "node1: Secondary StandAlone, writes since the split unknown" in split.items
@@ -172,12 +172,12 @@ def test_without_out_of_sync_counts_the_kernel_handshake_says_who_wrote():
         for pd in node.drbd.resources[0].connections[0].peer_devices:
             pd.out_of_sync = None
     (split,) = by_kind(correlate(nodes), "drbd-split-brain")
-    assert split.summary.endswith(
+    assert split.reason.endswith(
         f"{S06} has not written since the split (0 changed), {S05} has: {S06} is the victim"
     )
     nodes[1].split_brain_lines = []  # node06's log lost: node05's `peer` bits still tell
     (split,) = by_kind(correlate(nodes), "drbd-split-brain")
-    assert f"{S06} is the victim" in split.summary
+    assert f"{S06} is the victim" in split.reason
 
 
 def test_one_side_unreachable_claims_no_split_brain_from_the_other_alone():
@@ -202,7 +202,7 @@ def test_two_sides_that_tell_different_stories():
         ("drbd2", State.WARNING),
     ]
     standalone, roles, one_side = found
-    assert standalone.summary == (
+    assert standalone.reason == (
         f"drbd0: {S05} is StandAlone (it will not reconnect by itself) while {S06} waits for it "
         "(WFConnection)"
     )
@@ -211,11 +211,11 @@ def test_two_sides_that_tell_different_stories():
     assert roles.advice[0].startswith(f"# read drbd1 again on {N05}, {N06} at the same moment")
     assert roles.advice[1:5] == (f"# on {N05}", "drbdadm cstate drbd1", "drbdadm role drbd1",
                                  "drbdadm dstate drbd1")  # fmt: skip
-    assert roles.summary == (
+    assert roles.reason == (
         f"drbd1: the two sides contradict each other: {S06} says {S05} is Primary, {S05} says "
         "it is Secondary"
     )
-    assert one_side.summary == (
+    assert one_side.reason == (
         f"drbd2 up on {S05} only (drbd2 Primary Connected); on {S06}: not up"
     )
     assert one_side.advice == (
@@ -237,7 +237,7 @@ def test_drbd_not_loaded_on_one_node_is_one_finding_for_every_resource_up_on_the
         State.WARNING,
         ("drbd0", "drbd1", "drbd2"),
     )
-    assert found.summary.endswith(f"on {S06}: DRBD is not loaded")
+    assert found.reason.endswith(f"on {S06}: DRBD is not loaded")
     assert found.advice[:3] == (
         f"# on {N06}: drbd0, drbd1, drbd2 not up here: DRBD is not loaded",
         "modprobe drbd",
@@ -260,7 +260,7 @@ def test_pacemaker_vm_owners_are_read_from_crm_mon():
         node.domains = [HypervisorDomain(node.name, "vm101", "running")]
     (twice,) = by_kind(correlate(after), "vm-active-twice")
     assert "the nodes disagree on its owner: node05 say node05; node06 say node06" in twice.items
-    assert "no single owner is known" in twice.summary
+    assert "no single owner is known" in twice.reason
 
 
 def test_standalone_against_wfconnection_with_a_kernel_split_brain_line_is_a_split_brain():
@@ -277,7 +277,7 @@ def test_one_side_connected_and_the_other_not_is_a_disagreement():
     nodes = facts("healthy-cman")
     nodes[1].drbd.resources[0].connections[0].state = "WFConnection"
     (found,) = by_kind(correlate(nodes), "drbd-disagreement")
-    assert found.summary.startswith(f"drbd0: {S05} says Connected, {S06} says WFConnection")
+    assert found.reason.startswith(f"drbd0: {S05} says Connected, {S06} says WFConnection")
 
 
 # --- vm-active-twice -------------------------------------------------------------------------
@@ -287,7 +287,7 @@ def test_a_vm_running_in_the_libvirt_of_two_nodes_names_the_copy_to_stop():
     found = correlate(facts("vm-active-twice"))
     (twice,) = problems(found)
     assert (twice.kind, twice.state, twice.nodes) == ("vm-active-twice", State.CRITICAL, (N05, N06))
-    assert twice.summary == (
+    assert twice.reason == (
         f"{VM200} runs on {S05}, {S06} at once (two writers on its disks); the cluster owns the "
         f"copy on {S05}: stop it on {S06}"
     )
@@ -303,7 +303,7 @@ def test_a_vm_twice_whose_owner_is_not_known_stops_every_copy():
     for node in nodes:
         node.owners = {}
     (twice,) = problems(correlate(nodes))
-    assert "no single owner is known" in twice.summary
+    assert "no single owner is known" in twice.reason
     assert [line for line in twice.advice if line.startswith("virsh destroy")] == [
         f"virsh destroy {VM200}"
     ] * 2
@@ -316,7 +316,7 @@ def test_the_real_two_node_split_is_two_quorate_partitions():
     found = correlate(facts("split-cluster"))
     (split,) = problems(found)
     assert (split.kind, split.state) == ("split-cluster", State.CRITICAL)
-    assert split.summary == (
+    assert split.reason == (
         "the cluster is split: 2 partitions hold quorum at once (node05 with node05; node06 "
         "with node06): each may run the VMs and promote DRBD"
     )
@@ -360,7 +360,7 @@ def test_drift_names_the_file_the_versions_and_the_first_differing_line_never_th
         ("config-drift", State.WARNING, "lvm.conf"),
     ]
     cluster_conf, drbd_conf, lvm_conf = found
-    assert cluster_conf.summary == (f"cluster.conf differs: config_version 01 on {S05}, 2 on {S06}")
+    assert cluster_conf.reason == (f"cluster.conf differs: config_version 01 on {S05}, 2 on {S06}")
     assert cluster_conf.advice[0].startswith(f"# keep {N06}'s (the highest config_version)")
     assert "cman_tool version -r   # pushes it to every node" in cluster_conf.advice
     line = next(
@@ -370,12 +370,12 @@ def test_drift_names_the_file_the_versions_and_the_first_differing_line_never_th
         )
         if "rate 110M" in text and n > 50
     )
-    assert drbd_conf.summary == f"drbd.conf differs between {S05}, {S06} from line {line}"
-    assert lvm_conf.summary == (
+    assert drbd_conf.reason == f"drbd.conf differs between {S05}, {S06} from line {line}"
+    assert lvm_conf.reason == (
         f"lvm.conf devices/filter, global/locking_type differs between {S05}, {S06}"
     )
     assert f"global/locking_type: 3 on {S05}, 1 on {S06}" in lvm_conf.items
-    shown = " ".join(" ".join((x.summary, *x.items, *x.advice)) for x in found)
+    shown = " ".join(" ".join((x.reason, *x.items, *x.advice)) for x in found)
     for secret in ("rate 40M", "110M", "a|", "drbd[0-9]", "failoverdomainnode"):
         assert secret not in shown
 
@@ -389,7 +389,7 @@ def test_the_same_config_version_with_other_content_names_the_line():
     assert re.fullmatch(
         rf"cluster.conf differs between {S05}, {S06} from line \d+ with the same "
         r"config_version 01",
-        found.summary,
+        found.reason,
     )
 
 
@@ -406,7 +406,7 @@ def test_drbd_versions_that_differ_are_drift():
     nodes[0].drbd_utils_version, nodes[0].drbd_kernel_version = "9.22.0", "8.4.11"
     nodes[1].drbd_utils_version, nodes[1].drbd_kernel_version = "9.22.0", "8.4.10"
     (found,) = problems(correlate(nodes))
-    assert found.summary == f"DRBD kernel module versions differ: 8.4.11 on {S05}, 8.4.10 on {S06}"
+    assert found.reason == f"DRBD kernel module versions differ: 8.4.11 on {S05}, 8.4.10 on {S06}"
 
 
 # --- inputs are data ---------------------------------------------------------------------------
@@ -438,7 +438,7 @@ def test_names_from_the_inputs_cannot_start_a_line_or_reach_the_terminal():
     for node in nodes:
         node.domains = [HypervisorDomain(node.name, evil, "running")]
     (twice,) = problems(correlate(nodes))
-    for line in (twice.summary, *twice.items, *twice.advice):
+    for line in (twice.reason, *twice.items, *twice.advice):
         assert "\n" not in line and "\x1b" not in line
 
 
@@ -703,12 +703,12 @@ def test_any_two_captures_side_by_side_correlate_without_error_in_stable_kinds()
             for found in correlate([a, b]):
                 kinds.add(found.kind)
                 assert re.fullmatch(r"[a-z]+(-[a-z0-9]+)+", found.kind)
-                for line in (found.summary, *found.items, *found.advice):
+                for line in (found.reason, *found.items, *found.advice):
                     assert line.isprintable(), line
     assert kinds - _readme_kinds() == set()
     # a cman node beside a Pacemaker node of another cluster: said so, nothing else claimed
     mixed = problems(correlate([facts("healthy-cman")[0], facts("healthy-pacemaker")[1]]))
-    assert [(x.kind, x.summary) for x in mixed] == [
+    assert [(x.kind, x.reason) for x in mixed] == [
         (
             "config-drift",
             "the nodes belong to different clusters: agacloud001_c3 on node05, kk17 on node06",
@@ -758,7 +758,7 @@ def test_drbd_9_sides_are_paired_by_the_peer_names_and_get_drbd_9_steps(tmp_path
     found = problems(correlate([a, b]))
     (split,) = by_kind(found, "drbd-split-brain")
     assert split.items[0] == "volnode05"
-    assert "node06 has not written since the split" in split.summary
+    assert "node06 has not written since the split" in split.reason
     assert "drbdadm wait-sync volnode05   # Connected, UpToDate on every node" in split.advice
     assert "pcs resource ban drbd-volnode05-clone node06 --promoted" in split.advice
     assert [x.kind for x in found] == ["drbd-split-brain"]  # volnode06: both agree
@@ -820,7 +820,7 @@ def test_mangled_captures_never_raise_out_of_the_facts_or_the_rules(tmp_path):
         nodes = _facts_of(work)
         unread += sum(len(n.unread) for n in nodes)
         for found in correlate(nodes):
-            for line in (found.summary, *found.items, *found.advice):
+            for line in (found.reason, *found.items, *found.advice):
                 assert line.isprintable(), line
     assert unread > 30  # the mangling reached the parsers' refusals
 

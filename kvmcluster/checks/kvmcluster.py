@@ -119,7 +119,7 @@ def _run(argv: list[str] | None) -> None:
             if finding.state == State.OK and args.verbose < 2:
                 continue
             items = f" ({', '.join(finding.items)})" if finding.items else ""
-            line = f"{finding.state.name} {finding.kind}: {finding.summary}{items}"
+            line = f"{finding.state.name} {finding.kind}: {finding.reason}{items}"
             lines.append(printable(line).replace("|", "/"))
         for reading in readings:
             if not reading.reachable:

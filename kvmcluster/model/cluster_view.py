@@ -73,7 +73,7 @@ class Correlation:
 
     kind: str
     state: State
-    summary: str
+    reason: str  # what the nodes show together (JSON "summary")
     items: tuple[str, ...] = ()
     advice: tuple[str, ...] = ()
     nodes: tuple[str, ...] = field(default=())

@@ -48,7 +48,7 @@ def headline(readings, correlations) -> tuple[State, str]:
     )
     lost = [r for r in readings if not r.reachable]
     if problems:
-        text = problems[0].summary
+        text = problems[0].reason
         if len(problems) > 1:
             text += (
                 f" (+{len(problems) - 1} more cluster finding{'s' if len(problems) > 2 else ''})"
@@ -163,7 +163,7 @@ def render_text(
             continue
         lines.append(
             f"    {paint(finding.state, f'{finding.state.name:<8}')} "
-            f"{printable(finding.kind)}: {printable(finding.summary)}"
+            f"{printable(finding.kind)}: {printable(finding.reason)}"
         )
         if finding.items:
             lines += _wrapped("        items: ", [printable(i) for i in finding.items], columns)
@@ -213,7 +213,7 @@ def to_json(readings, correlations, source: str) -> dict:
             {
                 "kind": k.kind,
                 "state": k.state.name,
-                "summary": k.summary,
+                "summary": k.reason,
                 "items": list(k.items),
                 "advice": list(k.advice),
                 "nodes": list(k.nodes),

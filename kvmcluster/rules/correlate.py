@@ -52,4 +52,4 @@ def _shortened(found: Correlation, nodes: list[NodeFacts]) -> Correlation:
             text = text.replace(full, brief)
         return text
 
-    return replace(found, summary=sub(found.summary), items=tuple(sub(i) for i in found.items))
+    return replace(found, reason=sub(found.reason), items=tuple(sub(i) for i in found.items))
