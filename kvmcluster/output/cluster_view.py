@@ -74,6 +74,16 @@ def column_width(nodes: int, columns: int) -> int:
     return max(14, min(40, (columns - AREA_COLUMN - 1) // max(1, nodes) - 2))
 
 
+def column_names(readings) -> list[str]:
+    """The nodes' names over their columns: the short names (node05) when no two nodes share
+    one, else the full names (the JSON keeps the full names)."""
+    names = [r.name for r in readings]
+    shorts = [name.split(".")[0] for name in names]
+    if len(set(shorts)) == len(shorts) and all(short for short in shorts):
+        return shorts
+    return names
+
+
 def render_text(
     readings,
     correlations,
@@ -111,7 +121,7 @@ def render_text(
     header = (
         "".ljust(AREA_COLUMN)
         + " "
-        + "  ".join(_cut(printable(r.name), width).ljust(width) for r in readings)
+        + "  ".join(_cut(printable(name), width).ljust(width) for name in column_names(readings))
     )
     lines.append(header.rstrip())
     cut_off = []
