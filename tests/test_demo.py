@@ -15,6 +15,21 @@ def test_demo_shows_the_healthy_and_the_broken_node():
         "node05, belongs on node06"
     ) in out
     assert "\033[" not in out, "no colours when piped"
+    # the advice of kvmcluster.advice: the split brain's steps with the VG on drbd0 first, the
+    # 8.4 form of the discard, and the failback of the failed-over VM
+    lines = out.splitlines()
+    start = lines.index(
+        "    next: # split brain on drbd0: node05.c01.cloud.agarik.com is the victim (its writes "
+        "to drbd0 since the split are discarded), node06.c01.cloud.agarik.com the survivor; swap "
+        "them to keep node05.c01.cloud.agarik.com's data"
+    )
+    steps = [line.strip() for line in lines[start + 1 : start + 15]]
+    assert steps.index("vgchange -aln volimages") < steps.index("drbdadm secondary drbd0")
+    assert "drbdadm connect --discard-my-data drbd0" in steps
+    assert (
+        "          clusvcadm -M vm:aquarius_000199_MFA_mfa.fr_prodweb1.mfa.fr -m "
+        "node06.c01.cloud.agarik.com"
+    ) in lines
 
 
 def test_demo_on_a_missing_directory_fails_clearly():
