@@ -59,6 +59,10 @@ EXPECTED = {
     "corosync-cfgtool -s": "cfgtool",
     "cman_tool status": "cman-status",
     "cman_tool nodes": "cman-nodes",
+    "libvirt capture": "libvirt",
+    "libvirt domain XML": "libvirt",
+    "drbd.conf": "drbd.conf",
+    "lvm.conf": "lvm.conf",
 }
 
 _ROOT = re.compile(r"<([A-Za-z_][\w.-]*)[\s>/]")
