@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--warning",
         type=free_limit,
         metavar="FREE",
-        help="WARNING when a VG has less free space (10%%, 20G)",
+        help="WARNING when a VG has less free space (10%%, 20G, 512M; a bare number is refused)",
     )
     parser.add_argument(
         "-c",
