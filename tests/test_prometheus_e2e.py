@@ -219,6 +219,11 @@ def test_from_the_readme_to_alerts_in_a_real_prometheus(tmp_path):
     )
     assert "kvmcluster status --cluster" in alert["annotations"]["description"]
     assert "drbdadm connect --discard-my-data drbd0" in alert["annotations"]["description"]
+    # the finding's items in full, from the current series (a query in the annotation)
+    assert (
+        "Seen: drbd0,VG volimages on drbd0,node05: Primary StandAlone, 400 MiB out of sync"
+        in alert["annotations"]["description"]
+    )
     # both nodes' own StandAlone drbd0 are in, and held back by the cluster view's alert
     assert len(standalone) == 2
     assert per_node == [], per_node
@@ -430,7 +435,9 @@ def test_prometheus_reads_the_cluster_views_openmetrics_of_a_hostile_pair(tmp_pa
         while True:
             targets = json.loads(get(f"http://127.0.0.1:{port}/api/v1/targets"))
             active = targets["data"]["activeTargets"]  # empty until the first discovery
-            assert not [t for t in active if t["lastError"]], active  # a parse error
+            # a parse error of the exposition (a scrape timed out on a busy machine is retried)
+            errors = [t for t in active if t["lastError"] and "deadline" not in t["lastError"]]
+            assert not errors, errors
             twice = named(alerts(port), "KvmclusterClusterVmRunningTwice")
             if [t["health"] for t in active] == ["up"] and twice:
                 break
@@ -447,3 +454,4 @@ def test_prometheus_reads_the_cluster_views_openmetrics_of_a_hostile_pair(tmp_pa
     ]
     assert [(a["state"], a["labels"]["vm"]) for a in twice] == [("pending", name)]
     assert f"virsh destroy {name}" in twice[0]["annotations"]["description"]
+    assert f"Seen: VM {name},runs on node05," in twice[0]["annotations"]["description"]
