@@ -8,7 +8,8 @@ every query of the Grafana dashboard runs on it too.
 The two-node split brain (tests/fixtures/cluster/drbd-split-brain) raises the cluster view's
 KvmclusterClusterSplitBrain (pending or firing) with the resource's labels, and holds back the
 per-node StandAlone alerts of that resource; then the healthy pair (healthy-cman), written
-over it, gives no split-brain alert at all.
+over it, gives no split-brain alert at all; and when the cluster view (live, over SSH) can
+read neither node, its unreachable alerts go pending and the per-node alerts come back.
 
 Every daemon runs on 127.0.0.1 on a free port in the test's temporary directory and is stopped
 by the PID this test started."""
@@ -196,6 +197,29 @@ def test_from_the_readme_to_alerts_in_a_real_prometheus(tmp_path):
         time.sleep(2.5)
         after = alerts(port)
         healthy_states = query(port, 'kvmcluster_area_state{job="node",area="drbd"}')
+
+        # the split brain again on the nodes, while the cluster view (live, over SSH to a
+        # port where nothing listens) reads neither node: its unreachable alerts, and the
+        # per-node StandAlone alerts back, held back by nothing
+        for node in NODES:
+            kvmcluster_textfile([PAIRS / "drbd-split-brain" / node], dirs[node])
+        closed = free_port()
+        live = [*plugin_command("kvmcluster"), "status", "--cluster", "-t", "10"]
+        for node in NODES:
+            live += ["--node", f"{node}=127.0.0.1:{closed}"]
+        run = subprocess.run(
+            [*live, "--textfile", str(dirs["monitor"])], capture_output=True, text=True, timeout=60
+        )
+        assert run.returncode == 0, run.stdout + run.stderr
+        deadline = time.monotonic() + 30
+        while True:
+            blind = alerts(port)
+            unreachable = named(blind, "KvmclusterNodeUnreachable")
+            back = named(blind, "KvmclusterDrbdSplitBrain")
+            if len(unreachable) == 2 and len(back) == 2:
+                break
+            assert time.monotonic() < deadline, (blind, log.read_text()[-3000:])
+            time.sleep(0.3)
     finally:
         for proc in reversed(procs):
             stop(proc)
@@ -263,6 +287,17 @@ def test_from_the_readme_to_alerts_in_a_real_prometheus(tmp_path):
         "KvmclusterDrbdDisagreement",
         "KvmclusterNodeUnreachable",
     }, after
+    # the cluster view blind: both nodes not read (pending, for: 5m), the per-node alerts back
+    assert sorted((a["labels"]["node"], a["state"]) for a in unreachable) == [
+        ("node05", "pending"),
+        ("node06", "pending"),
+    ]
+    assert {a["labels"]["job"] for a in unreachable} == {"kvmcluster-cluster"}
+    assert sorted((a["labels"]["node"], a["labels"]["item"]) for a in back) == [
+        ("node05.c01.cloud.agarik.com", "drbd0"),
+        ("node06.c01.cloud.agarik.com", "drbd0"),
+    ]
+    assert not named(blind, "KvmclusterClusterSplitBrain")
     assert elapsed < 40, f"took {elapsed:.1f} s"
 
 
