@@ -499,20 +499,22 @@ def description_nodes(example: str) -> tuple[str, list[tuple[str, str]]]:
 def test_generated_config_puts_every_service_where_it_belongs(
     tmp_path, load_generated, example, monitoring, mode
 ):
-    services = load_generated(generated_config(tmp_path, example, monitoring))
+    out = generated_config(tmp_path, example, monitoring)
+    services = load_generated(out)
     cluster, nodes = description_nodes(example)
     via, via_address = nodes[0]
     addresses = dict(nodes)
     hosts = {name.split("!")[0] for name in services}
     assert hosts == {cluster, *addresses}
     cluster_services = {n.split("!")[1] for n in services if n.startswith(f"{cluster}!")}
-    assert cluster_services == {"cluster-services", "vm-alloc"}
+    view = {"cluster-view"} if mode != "nrpe" else set()  # check_kvmcluster: not by NRPE
+    assert cluster_services == {"cluster-services", "vm-alloc", *view}
     for name, block in services.items():
         host, _, service = name.partition("!")
         runner = via if host == cluster else host
         command = attribute(block, "check_command")
         endpoint = attribute(block, "command_endpoint")
-        assert host == cluster or service not in ("cluster-services", "vm-alloc"), name
+        assert host == cluster or service not in ("cluster-services", "vm-alloc", "cluster-view")
         if service.startswith("kvmcluster-"):  # agent/NRPE/SSH reachability, from here
             assert service == f"kvmcluster-{mode}" and host != cluster, name
             assert endpoint == '""', name
@@ -528,6 +530,9 @@ def test_generated_config_puts_every_service_where_it_belongs(
             assert f'* nrpe_address = "{addresses[runner]}"' in block, name
     if mode != "nrpe":
         assert {n.split("!")[1] for n in services if n.startswith(f"{via}!drbd-")}, "per resource"
+        hosts_conf = (out / "monitoring" / "icinga-hosts.conf").read_text()
+        for node, address in nodes:  # check_kvmcluster's --node: each node's admin address
+            assert f'"{node}=nagios@{address}"' in hosts_conf
 
 
 def test_generated_nrpe_cfg_has_every_command_of_the_services_and_parses(tmp_path):

@@ -83,7 +83,9 @@ class Fencing:
         return self.agent not in FAKE_FENCE_AGENTS
 
 
-MONITORING_CHECKS = ("drbd", "cluster", "daemons", "lvm", "lint", "services", "vm_alloc")
+MONITORING_CHECKS = (
+    "drbd", "cluster", "daemons", "lvm", "lint", "services", "vm_alloc", "cluster_view"
+)  # fmt: skip
 MONITORING_MODES = ("agent", "nrpe", "ssh")
 
 

@@ -24,9 +24,10 @@ SERVICES = {
     "lint": "cluster-config-lint",
     "services": "cluster-services",
     "vm_alloc": "vm-alloc",
+    "cluster_view": "cluster-view",
 }
 NODE_CHECKS = ("drbd", "cluster", "daemons", "lvm", "lint")
-CLUSTER_CHECKS = ("services", "vm_alloc")
+CLUSTER_CHECKS = ("services", "vm_alloc", "cluster_view")
 
 
 def _s(value: str) -> str:
@@ -64,6 +65,8 @@ def icinga_hosts(desc: ClusterDescription, header: str) -> str:
     checks = [c for c in mon.checks if c in SERVICES]
     node_checks = [SERVICES[c] for c in checks if c in NODE_CHECKS]
     cluster_checks = [SERVICES[c] for c in checks if c in CLUSTER_CHECKS]
+    if mode == "nrpe":  # check_kvmcluster reads the peers over SSH itself: not through NRPE
+        cluster_checks = [c for c in cluster_checks if c != "cluster-view"]
     out = [
         f"/* {header}",
         " * Needs icinga/constants.conf, commands.conf and services.conf of kvmcluster.",
@@ -110,6 +113,12 @@ def icinga_hosts(desc: ClusterDescription, header: str) -> str:
                 f"\tvars.kvmcluster_vm_alloc_vg = {_array(vgs)}",
                 f"\tvars.kvmcluster_vm_alloc_libvirt = {_array(libvirt)}",
             ]
+        if "cluster-view" in cluster_checks:  # every node by its admin address, as ssh_user
+            view_nodes = [
+                f"{n.name}={mon.ssh_user}@{n.admin_address or n.cluster_address}"
+                for n in desc.nodes
+            ]
+            out.append(f"\tvars.kvmcluster_cluster_view_node = {_array(view_nodes)}")
         out += ["}", ""]
     return "\n".join(out)
 
