@@ -389,7 +389,7 @@ def test_readme_lists_every_metric_and_alert():
         shown = metric.name + ("_total" if metric.type == "counter" else "")
         assert f"`{shown}`" in section, shown
     alerts = re.findall(r"- alert: (\w+)", (REPO / "prometheus" / "alerts.yml").read_text())
-    assert len(alerts) == 16
+    assert len(alerts) == 17
     for alert in alerts:
         assert f"`{alert}`" in section, alert
 

@@ -141,7 +141,7 @@ def test_promtool_check_rules():
         [PROMTOOL, "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "SUCCESS: 16 rules found" in run.stdout
+    assert "SUCCESS: 17 rules found" in run.stdout
 
 
 @needs_promtool
@@ -185,6 +185,7 @@ def test_promtool_test_rules():
         ("kvmcluster_node_reachable == 0", "kvmcluster_node_reachable == 1"),
         ('kind="split-cluster"} == 2', 'kind="split-cluster"} == 1'),
         ('"resource", "$1", "item", "(.*)")', '"resource", "x$1", "item", "(.*)")'),
+        ("count by (job, instance) (kvmcluster_correlation_state)", "count by (job) (up)"),
     ],
     ids=[
         "quorum",
@@ -199,6 +200,7 @@ def test_promtool_test_rules():
         "unreachable",
         "split-cluster",
         "disagreement-held-back",
+        "view-stale-only-the-view",
     ],
 )
 def test_the_rule_tests_fail_when_a_rule_breaks(tmp_path, old, new):

@@ -168,6 +168,14 @@ def test_from_the_readme_to_alerts_in_a_real_prometheus(tmp_path):
         view_areas = query(port, 'kvmcluster_area_state{job="kvmcluster-cluster"}')
         view_series = query(port, '{job="kvmcluster-cluster",__name__=~"kvmcluster_.+"}')
         reachable = query(port, "kvmcluster_node_reachable")
+        # KvmclusterClusterViewStale's expression finds the view's file (fresh: not above 300)
+        stale_rule = next(
+            r["query"]
+            for g in json.loads(get(f"http://127.0.0.1:{port}/api/v1/rules"))["data"]["groups"]
+            for r in g["rules"]
+            if r["name"] == "KvmclusterClusterViewStale"
+        )
+        view_age = query(port, stale_rule.replace(" > 300", " >= 0", 1))
         node_areas = query(port, 'kvmcluster_area_state{job="node",area="drbd"}')
         # every query of the dashboard runs on this Prometheus; the cluster view's show data
         board = {}
@@ -257,6 +265,10 @@ def test_from_the_readme_to_alerts_in_a_real_prometheus(tmp_path):
         "kvmcluster_correlation_state",
         "kvmcluster_node_reachable",
     }
+    assert [(r["metric"]["job"], r["metric"]["instance"]) for r in view_age] == [
+        ("kvmcluster-cluster", f"127.0.0.1:{ports['monitor']}")
+    ]
+    assert float(view_age[0]["value"][1]) < 30
     assert sorted((r["metric"]["node"], r["value"][1]) for r in reachable) == [
         ("node05.c01.cloud.agarik.com", "1"),
         ("node06.c01.cloud.agarik.com", "1"),
