@@ -173,8 +173,10 @@ REACHABLE_MAPPINGS = [
 
 
 def _reachable_panels(metric: Metric) -> list[tuple[dict, int, int]]:
-    """kvmcluster_node_reachable: one stat per node, read or not."""
-    panel = _state_stat("Nodes the cluster view read", f"{metric.name}{{{NODE}}}", "{{node}}")
+    """kvmcluster_node_reachable: one stat per node, read or not. Not filtered by the node
+    selector: the view names a node as `--node` or the cluster configuration does, which
+    may differ from the host name in the node's own metrics."""
+    panel = _state_stat("Nodes the cluster view read", metric.name, "{{node}}")
     panel["description"] = f"{metric.name}: {metric.help}"
     panel["fieldConfig"]["defaults"] = {
         "mappings": REACHABLE_MAPPINGS,
