@@ -502,3 +502,21 @@ def test_prometheus_reads_the_cluster_views_openmetrics_of_a_hostile_pair(tmp_pa
     assert [(a["state"], a["labels"]["vm"]) for a in twice] == [("pending", name)]
     assert f"virsh destroy {name}" in twice[0]["annotations"]["description"]
     assert f"Seen: VM {name},runs on node05," in twice[0]["annotations"]["description"]
+
+
+def test_the_rules_select_kinds_the_cluster_view_writes(tmp_path):
+    """Every kind alerts.yml selects on kvmcluster_correlation_state is one the cluster view
+    writes for the two-node captures (a renamed kind breaks this, not only the alert), and
+    every kind that is not OK there has a rule."""
+    rules = RULES.read_text()
+    selected = set(re.findall(r'kvmcluster_correlation_state\{kind=\\?"([a-z-]+)\\?"', rules))
+    written: dict[str, set[str]] = {}
+    for pair in PAIR_NAMES:
+        text = pair_text(copy_pair(pair, tmp_path))
+        for kind, state in re.findall(
+            r'^kvmcluster_correlation_state\{kind="([a-z-]+)",.*\} (\d)$', text, re.M
+        ):
+            written.setdefault(kind, set()).add(state)
+    assert selected and selected <= set(written), (selected, written)
+    not_ok = {kind for kind, states in written.items() if states - {"0"}}
+    assert not_ok == selected, (not_ok, selected)
