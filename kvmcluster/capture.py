@@ -143,8 +143,7 @@ def _not_a_capture(path: str) -> str:
 
     what = misplaced(head, "capture") or "its content is not recognised"
     return (
-        f"capture {path}: not a capture (a directory, or the .tar.gz of kvmcluster collect): "
-        f"{what}"
+        f"capture {path}: not a capture (a directory, or the .tar.gz of kvmcluster collect): {what}"
     )
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from kvmcluster.checks.lvm import parse_free_limit
 from kvmcluster.errors import ParseError
 from kvmcluster.parsers.lvm import parse_lvm_config, parse_pvs, parse_vgs
-from kvmcluster.checks.lvm import parse_free_limit
 from kvmcluster.rules.lvm import filter_accepts
 from tests.libvirt_nodes import domain, hypervisor
 from tests.plugin_runner import fixture, run_plugin

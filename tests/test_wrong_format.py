@@ -222,3 +222,13 @@ def test_check_cluster_services_as_a_user_without_rights_says_permission_denied(
     run = run_plugin("check_cluster_services", "--stack", "pacemaker", prefix=prefix)
     assert run.returncode == 3, run
     assert DENIED in run.first_line and FIX in run.first_line, run
+
+
+@pytest.mark.real
+@pytest.mark.skipif(live_pacemaker.why_not() is not None, reason=str(live_pacemaker.why_not()))
+def test_check_vm_alloc_as_a_user_without_rights_says_permission_denied(cluster):
+    """check_vm_alloc reads crm_mon too: its status 4 is the same permission denied."""
+    prefix = [*cluster.enter, "runuser", "-u", "nobody", "--"]
+    run = run_plugin("check_vm_alloc", "--stack", "pacemaker", prefix=prefix)
+    assert run.returncode == 3, run
+    assert DENIED in run.first_line and FIX in run.first_line, run

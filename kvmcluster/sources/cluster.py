@@ -53,10 +53,11 @@ def require_stack(node) -> str:
     )
 
 
-def _refuse_if_denied(node, said: str) -> None:
+def refuse_if_denied(node, said: str, tool: str = "corosync-quorumtool") -> None:
     """corosync-quorumtool says "Cannot initialize CMAP service" both when corosync is down
     and when the user may not talk to it; crm_mon tells them apart (status 4, Insufficient
-    privileges, against 102, Not connected). Asked on that failure only."""
+    privileges, against 102, Not connected). So does cibadmin's "Transport endpoint is not
+    connected". Asked on that failure only."""
     from kvmcluster.errors import KvmclusterError
     from kvmcluster.parsers.crm_mon import DENIED, INSUFFICIENT_PRIVILEGES
 
@@ -64,12 +65,13 @@ def _refuse_if_denied(node, said: str) -> None:
         result = node.run(CRM_MON_ARGV, sudo=False, ok_codes=None)
     except KvmclusterError:
         return  # no crm_mon, or it hung: the stack-down answer stands
-    denied = result.returncode == INSUFFICIENT_PRIVILEGES or "Insufficient privileges" in (
-        result.stdout[:4096]
+    denied = (
+        result.returncode == INSUFFICIENT_PRIVILEGES
+        or "Insufficient privileges" in (result.stdout[:4096])
     )
     if denied:
         first = (said or "Cannot initialize CMAP service").strip().splitlines()[0][:80]
-        detail = f"corosync-quorumtool: {first}; crm_mon: Insufficient privileges"
+        detail = f"{tool}: {first}; crm_mon: Insufficient privileges"
         raise SourceError(DENIED.format(detail=detail))
 
 
@@ -191,7 +193,7 @@ def _live_cluster_status(node, stack: str, sudo: bool) -> list[ClusterStatus]:
     quorum = parse_quorumtool(run_stack_tool(node, QUORUMTOOL_ARGV, sudo, COROSYNC_DOWN, ok=(0, 2)))
     if not quorum.running:
         if stack != "corosync" and not sudo:
-            _refuse_if_denied(node, quorum.error)
+            refuse_if_denied(node, quorum.error)
         return [quorum]
     from kvmcluster.parsers.cfgtool import NOT_RUNNING as CFG_DOWN
     from kvmcluster.parsers.cfgtool import parse_cfgtool

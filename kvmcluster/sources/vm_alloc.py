@@ -12,6 +12,7 @@ from kvmcluster.sources.cluster import (
     CLUSTAT_ARGV,
     CLUSTAT_HINT,
     CRM_MON_ARGV,
+    refuse_if_denied,
     run_stack_tool,
 )
 from kvmcluster.sources.files import input_label, read_text
@@ -61,7 +62,7 @@ def load_vm_alloc(
         if cib_file:
             cib_text, cib_source = read_text(cib_file, "--cib-file"), input_label(cib_file)
         else:
-            cib_text, cib_source = run_stack_tool(node, CIB_ARGV, sudo, ()), " ".join(CIB_ARGV)
+            cib_text, cib_source = _live_cib(node, sudo), " ".join(CIB_ARGV)
         config = parse_cib_vms(cib_text, cib_source)
         cib = (cib_text, cib_source) if cib_file else None
         cluster, services = _pacemaker_placement(node, crm_mon_file, cib, sudo)
@@ -100,6 +101,17 @@ def _rgmanager_placement(node, clustat_file: str | None, sudo: bool):
     return parse_clustat(text)
 
 
+def _live_cib(node, sudo: bool) -> str:
+    """cibadmin -Q; a user who may not read the cluster is told so (not "not connected")."""
+    try:
+        return run_stack_tool(node, CIB_ARGV, sudo, ())
+    except SourceError as exc:
+        if not sudo:
+            said = str(exc).rpartition("): ")[2] or str(exc)
+            refuse_if_denied(node, said, "cibadmin -Q")
+        raise
+
+
 def _pacemaker_placement(node, crm_mon_file: str | None, cib: tuple[str, str] | None, sudo: bool):
     """crm_mon's view: a captured file, crm_mon rendering the given CIB (text, label), or the
     live one."""
@@ -109,7 +121,8 @@ def _pacemaker_placement(node, crm_mon_file: str | None, cib: tuple[str, str] | 
         return parse_crm_mon(read_text(crm_mon_file, "--crm-mon-file"), input_label(crm_mon_file))
     if cib:
         return parse_crm_mon(_crm_mon_of(node, cib[0]), f"crm_mon of {cib[1]}")
-    return parse_crm_mon(run_stack_tool(node, CRM_MON_ARGV, sudo, (), ok=(0, 102)))
+    # 102 Not connected; 4 Insufficient privileges: parse_crm_mon says permission denied
+    return parse_crm_mon(run_stack_tool(node, CRM_MON_ARGV, sudo, (), ok=(0, 102, 4)))
 
 
 def _crm_mon_of(node, cib_text: str) -> str:
