@@ -520,3 +520,36 @@ def test_the_rules_select_kinds_the_cluster_view_writes(tmp_path):
     assert selected and selected <= set(written), (selected, written)
     not_ok = {kind for kind, states in written.items() if states - {"0"}}
     assert not_ok == selected, (not_ok, selected)
+
+
+@pytest.mark.parametrize("where", ["readme-cron", "systemd-unit"])
+def test_the_documented_cluster_view_command_runs(where, tmp_path):
+    """The README's cron line and the unit's ExecStart, as written (the nodes pointed at a
+    port where nothing listens, the directory at a temporary one): exit 0, the file written
+    with both nodes not read."""
+    if where == "readme-cron":
+        readme = (REPO / "README.md").read_text()
+        line = re.search(
+            r"^ +\* \* \* \* \* kvmcluster (/usr/bin/kvmcluster status --cluster .*)$", readme, re.M
+        )
+    else:
+        unit = (REPO / "prometheus" / "kvmcluster-cluster-textfile.service").read_text()
+        line = re.search(r"^ExecStart=(/usr/bin/kvmcluster status --cluster .*)$", unit, re.M)
+    assert line, where
+    words = line.group(1).split()
+    assert words[:3] == ["/usr/bin/kvmcluster", "status", "--cluster"]
+    closed = free_port()
+    directory = tmp_path / "textfile-p22-view"
+    directory.mkdir()
+    command = [*plugin_command("kvmcluster")]
+    for word in words[1:]:
+        if word in NODES:
+            word = f"{word}=127.0.0.1:{closed}"
+        elif word == "/var/lib/prometheus/node-exporter":
+            word = str(directory)
+        command.append(word)
+    run = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and run.stdout == "", run.stdout + run.stderr
+    text = (directory / "kvmcluster.prom").read_text()
+    assert 'kvmcluster_node_reachable{node="node05"} 0' in text.splitlines()
+    assert 'kvmcluster_node_reachable{node="node06"} 0' in text.splitlines()
