@@ -21,6 +21,7 @@ import json
 import re
 import shutil
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -45,6 +46,17 @@ pytestmark = pytest.mark.skipif(
     reason="prometheus (with promtool) and prometheus-node-exporter not installed "
     "(Debian packages prometheus, prometheus-node-exporter)",
 )
+
+
+@pytest.fixture
+def workdir():
+    """A temporary directory of this test's own, removed afterwards (the TSDB, the textfile
+    directories, the logs): pytest's own tmp_path keeps the last runs'."""
+    directory = Path(tempfile.mkdtemp(prefix="kvmcluster-p22-"))
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def readme_scrape_config() -> str:
@@ -103,9 +115,9 @@ def test_the_readme_drop_list_is_the_metric_table():
         assert not regex.fullmatch(metric.name), metric.name
 
 
-def test_from_the_readme_to_alerts_in_a_real_prometheus(tmp_path):
+def test_from_the_readme_to_alerts_in_a_real_prometheus(workdir):
     started = time.monotonic()
-    dirs = {name: tmp_path / f"textfile-p22-{name}" for name in (*NODES, "monitor")}
+    dirs = {name: workdir / f"textfile-p22-{name}" for name in (*NODES, "monitor")}
     for directory in dirs.values():
         directory.mkdir()
     write_all("drbd-split-brain", dirs)
@@ -114,7 +126,7 @@ def test_from_the_readme_to_alerts_in_a_real_prometheus(tmp_path):
     try:
         ports, exporters = {}, {}
         for name, directory in dirs.items():
-            log = tmp_path / f"{name}-exporter.log"
+            log = workdir / f"{name}-exporter.log"
             exporters[name], ports[name] = start_node_exporter(directory, log)
             procs.append(exporters[name])
         config = readme_scrape_config()
@@ -123,7 +135,7 @@ def test_from_the_readme_to_alerts_in_a_real_prometheus(tmp_path):
             config = config.replace(f"'{name}:9100'", f"'127.0.0.1:{port}'")
         config = config.replace("/etc/prometheus/kvmcluster-alerts.yml", str(RULES))
         config = "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n" + config
-        config_file = tmp_path / "prometheus.yml"
+        config_file = workdir / "prometheus.yml"
         config_file.write_text(config)
         check = subprocess.run(
             [PROMTOOL, "check", "config", str(config_file)],
@@ -134,12 +146,12 @@ def test_from_the_readme_to_alerts_in_a_real_prometheus(tmp_path):
         assert check.returncode == 0, check.stdout + check.stderr
 
         port = free_port()
-        log = tmp_path / "prometheus.log"
+        log = workdir / "prometheus.log"
         prometheus = subprocess.Popen(
             [
                 PROMETHEUS,
                 f"--config.file={config_file}",
-                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                f"--storage.tsdb.path={workdir / 'tsdb'}",
                 f"--web.listen-address=127.0.0.1:{port}",
             ],
             stdout=log.open("wb"),
@@ -318,19 +330,19 @@ def test_from_the_readme_to_alerts_in_a_real_prometheus(tmp_path):
 HOSTILE_VM = "aquarius_000200_MFA_mfa.fr_prodwsrv1.mfa.fr"
 
 
-def copy_pair(pair: str, tmp_path: Path) -> list[Path]:
+def copy_pair(pair: str, workdir: Path) -> list[Path]:
     nodes = sorted(p.name for p in (PAIRS / pair).iterdir() if p.is_dir())
     copies = []
     for node in nodes:
-        shutil.copytree(PAIRS / pair / node, tmp_path / pair / node)
-        copies.append(tmp_path / pair / node)
+        shutil.copytree(PAIRS / pair / node, workdir / pair / node)
+        copies.append(workdir / pair / node)
     return copies
 
 
-def hostile_pair(tmp_path: Path) -> list[Path]:
+def hostile_pair(workdir: Path) -> list[Path]:
     """The vm-active-twice pair with the VM named to break an exposition (a quote and brace
     that close the label set, a newline and `# EOF`, a backslash) on both nodes."""
-    copies = copy_pair("vm-active-twice", tmp_path)
+    copies = copy_pair("vm-active-twice", workdir)
     for node in copies:
         for path in node.iterdir():
             if path.suffix in (".xml", ".conf"):
@@ -358,12 +370,12 @@ PAIR_NAMES = sorted(p.name for p in PAIRS.iterdir() if p.is_dir())
 
 
 @pytest.mark.parametrize("pair", [*PAIR_NAMES, "hostile"])
-def test_promtool_check_metrics_on_every_cluster_pair(pair, tmp_path):
+def test_promtool_check_metrics_on_every_cluster_pair(pair, workdir):
     """What `status --from A --from B --textfile` writes for every two-node capture (and a
     hostile one) passes `promtool check metrics`, with HELP and TYPE for both cluster
     families."""
-    captures = hostile_pair(tmp_path) if pair == "hostile" else copy_pair(pair, tmp_path)
-    directory = tmp_path / "textfile-p22"
+    captures = hostile_pair(workdir) if pair == "hostile" else copy_pair(pair, workdir)
+    directory = workdir / "textfile-p22"
     directory.mkdir()
     kvmcluster_textfile(captures, directory)
     text = (directory / "kvmcluster.prom").read_text()
@@ -384,8 +396,8 @@ def test_promtool_check_metrics_on_every_cluster_pair(pair, tmp_path):
     "finding lasts (`400 MiB out of sync`, then `410 MiB`): every change is a new series; "
     "render_cluster in output/openmetrics.py (V17's until 12:00) — alerts.yml drops items",
 )
-def test_a_cluster_finding_keeps_its_series_while_its_figures_change(tmp_path):
-    captures = copy_pair("drbd-split-brain", tmp_path)
+def test_a_cluster_finding_keeps_its_series_while_its_figures_change(workdir):
+    captures = copy_pair("drbd-split-brain", workdir)
     before = correlation_labels(pair_text(captures), "drbd-split-brain")
     proc = captures[0] / "proc-drbd.txt"  # node05 writes 10 MiB more on its side
     proc.write_text(proc.read_text().replace("oos:409600", "oos:419840", 1))
@@ -400,8 +412,8 @@ def test_a_cluster_finding_keeps_its_series_while_its_figures_change(tmp_path):
     "themselves (`node05: Primary StandAlone, 400 MiB out of sync ...`): not split back "
     "unambiguously; render_cluster in output/openmetrics.py (V17's until 12:00)",
 )
-def test_the_items_label_gives_back_the_findings_items(tmp_path):
-    captures = copy_pair("drbd-split-brain", tmp_path)
+def test_the_items_label_gives_back_the_findings_items(workdir):
+    captures = copy_pair("drbd-split-brain", workdir)
     document = json.loads(pair_text(captures, "json"))
     (finding,) = [c for c in document["correlations"] if c["kind"] == "drbd-split-brain"]
     (items,) = correlation_labels(pair_text(captures), "drbd-split-brain")
@@ -415,13 +427,13 @@ def test_the_items_label_gives_back_the_findings_items(tmp_path):
     "(and as two files node_exporter drops the series both hold); view/run.py and "
     "textfile.py (V17's until 12:00) — the README runs the view with a directory of its own",
 )
-def test_the_cluster_view_and_a_nodes_own_file_share_a_textfile_directory(tmp_path):
-    directory = tmp_path / "textfile-p22-shared"
+def test_the_cluster_view_and_a_nodes_own_file_share_a_textfile_directory(workdir):
+    directory = workdir / "textfile-p22-shared"
     directory.mkdir()
     pair = PAIRS / "drbd-split-brain"
     kvmcluster_textfile([pair / "node05"], directory)  # node05's own timer
     kvmcluster_textfile([pair / "node05", pair / "node06"], directory)  # the view on node05
-    log = tmp_path / "exporter.log"
+    log = workdir / "exporter.log"
     proc, port = start_node_exporter(directory, log)
     try:
         scraped = wait_for(f"http://127.0.0.1:{port}/metrics", proc, 15)
@@ -435,20 +447,20 @@ def test_the_cluster_view_and_a_nodes_own_file_share_a_textfile_directory(tmp_pa
     assert "was collected before" not in log.read_text()
 
 
-def test_prometheus_reads_the_cluster_views_openmetrics_of_a_hostile_pair(tmp_path):
+def test_prometheus_reads_the_cluster_views_openmetrics_of_a_hostile_pair(workdir):
     """`status --from A --from B --format openmetrics` of the hostile pair, served with the
     OpenMetrics content type and parsed by Prometheus' own OpenMetrics parser: the target is
     up, the VM's name arrives as its escaped text in `items`, and the cluster view's
     VM-twice alert goes pending with that name in `vm`."""
     from tests.test_openmetrics_real import _OpenMetricsHandler
 
-    body = pair_text(hostile_pair(tmp_path)).encode()
+    body = pair_text(hostile_pair(workdir)).encode()
     handler = type("Handler", (_OpenMetricsHandler,), {"bodies": {"/view": body}})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     port = free_port()
-    config = tmp_path / "prometheus.yml"
+    config = workdir / "prometheus.yml"
     config.write_text(
         json.dumps(
             {
@@ -464,12 +476,12 @@ def test_prometheus_reads_the_cluster_views_openmetrics_of_a_hostile_pair(tmp_pa
             }
         )
     )
-    log = tmp_path / "prometheus.log"
+    log = workdir / "prometheus.log"
     prometheus = subprocess.Popen(
         [
             PROMETHEUS,
             f"--config.file={config}",
-            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--storage.tsdb.path={workdir / 'tsdb'}",
             f"--web.listen-address=127.0.0.1:{port}",
         ],
         stdout=log.open("wb"),
@@ -504,7 +516,7 @@ def test_prometheus_reads_the_cluster_views_openmetrics_of_a_hostile_pair(tmp_pa
     assert f"Seen: VM {name},runs on node05," in twice[0]["annotations"]["description"]
 
 
-def test_the_rules_select_kinds_the_cluster_view_writes(tmp_path):
+def test_the_rules_select_kinds_the_cluster_view_writes(workdir):
     """Every kind alerts.yml selects on kvmcluster_correlation_state is one the cluster view
     writes for the two-node captures (a renamed kind breaks this, not only the alert), and
     every kind that is not OK there has a rule."""
@@ -512,7 +524,7 @@ def test_the_rules_select_kinds_the_cluster_view_writes(tmp_path):
     selected = set(re.findall(r'kvmcluster_correlation_state\{kind=\\?"([a-z-]+)\\?"', rules))
     written: dict[str, set[str]] = {}
     for pair in PAIR_NAMES:
-        text = pair_text(copy_pair(pair, tmp_path))
+        text = pair_text(copy_pair(pair, workdir))
         for kind, state in re.findall(
             r'^kvmcluster_correlation_state\{kind="([a-z-]+)",.*\} (\d)$', text, re.M
         ):
@@ -523,7 +535,7 @@ def test_the_rules_select_kinds_the_cluster_view_writes(tmp_path):
 
 
 @pytest.mark.parametrize("where", ["readme-cron", "systemd-unit"])
-def test_the_documented_cluster_view_command_runs(where, tmp_path):
+def test_the_documented_cluster_view_command_runs(where, workdir):
     """The README's cron line and the unit's ExecStart, as written (the nodes pointed at a
     port where nothing listens, the directory at a temporary one): exit 0, the file written
     with both nodes not read."""
@@ -539,7 +551,7 @@ def test_the_documented_cluster_view_command_runs(where, tmp_path):
     words = line.group(1).split()
     assert words[:3] == ["/usr/bin/kvmcluster", "status", "--cluster"]
     closed = free_port()
-    directory = tmp_path / "textfile-p22-view"
+    directory = workdir / "textfile-p22-view"
     directory.mkdir()
     command = [*plugin_command("kvmcluster")]
     for word in words[1:]:
