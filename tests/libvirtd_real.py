@@ -317,18 +317,13 @@ class SshGateway:
     test's known_hosts), so nothing of root's ~/.ssh is read or written."""
 
     def __init__(self, nodes: dict[str, Libvirtd], tag: str = "hD1"):
-        import socket
+        from tests.sshd_real import Server, keygen
 
         self.dir = Path(tempfile.mkdtemp(prefix=f"{tag}-sshd-"))
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        keygen = ["ssh-keygen", "-q", "-t", "ed25519", "-N", ""]
-        subprocess.run([*keygen, "-f", str(self.dir / "host_key")], check=True)
         lines = []
         for node, daemon in nodes.items():
             key = self.dir / f"key_{node}"
-            subprocess.run([*keygen, "-f", str(key)], check=True)
+            keygen(key)
             enter = " ".join(daemon.enter())
             lines.append(
                 f'command="{enter} /bin/sh -c \\"$SSH_ORIGINAL_COMMAND\\"",no-pty,'
@@ -337,8 +332,9 @@ class SshGateway:
         authorized = self.dir / "authorized_keys"
         authorized.write_text("".join(lines))
         authorized.chmod(0o600)
-        host_public = " ".join((self.dir / "host_key.pub").read_text().split()[:2])
-        (self.dir / "known_hosts").write_text(f"[127.0.0.1]:{self.port} {host_public}\n")
+        self.server = Server(self.dir / "server", authorized)
+        self.port = self.server.port
+        (self.dir / "known_hosts").write_text(self.server.known_host)
         (self.dir / "ssh_config").write_text(
             f"Host *\n  UserKnownHostsFile {self.dir / 'known_hosts'}\n"
             "  GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n"
@@ -347,45 +343,20 @@ class SshGateway:
         wrapper = self.dir / "ssh"
         wrapper.write_text(f'#!/bin/sh\nexec /usr/bin/ssh -F {self.dir / "ssh_config"} "$@"\n')
         wrapper.chmod(0o755)
-        config = self.dir / "sshd_config"
-        config.write_text(
-            f"ListenAddress 127.0.0.1\nPort {self.port}\nHostKey {self.dir / 'host_key'}\n"
-            f"PidFile {self.dir / 'sshd.pid'}\nAuthorizedKeysFile {authorized}\n"
-            "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
-            "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
-        )
-        os.makedirs("/run/sshd", exist_ok=True)
-        self.proc = subprocess.Popen(
-            ["/usr/sbin/sshd", "-f", str(config), "-D", "-e"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("sshd did not start")
 
     def uri(self, node: str, port: int | None = None) -> str:
         """qemu+ssh:// to the node; `port`: another port that relays to this sshd (its host
         key is then trusted on that port too)."""
         if port is not None and port != self.port:
-            host_public = " ".join((self.dir / "host_key.pub").read_text().split()[:2])
             with open(self.dir / "known_hosts", "a") as known:
-                known.write(f"[127.0.0.1]:{port} {host_public}\n")
+                known.write(f"[127.0.0.1]:{port} {self.server.host_public}\n")
         return (
             f"qemu+ssh://root@127.0.0.1:{port or self.port}/system?command={self.dir / 'ssh'}"
             f"&keyfile={self.dir / f'key_{node}'}"
         )
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
+        self.server.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -37,39 +37,24 @@ def keygen(path: Path) -> None:
     )
 
 
-class Sshd:
-    """sshd -D on 127.0.0.1:port; `user_key` (a path) is authorized with PATH=bin_dir first."""
+class Server:
+    """sshd -D on 127.0.0.1 on a free port with its own host key, reading `authorized` (an
+    authorized_keys file the caller wrote); stopped by PID with every session it started."""
 
-    def __init__(self, directory: Path, user_key: Path, tools: dict[str, str]):
+    def __init__(self, directory: Path, authorized: Path, extra_config: str = ""):
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
-        self.bin = self.dir / "bin"
-        self.bin.mkdir(exist_ok=True)
-        for name, body in tools.items():
-            tool = self.bin / name
-            tool.write_text("#!/bin/sh\n" + body)
-            tool.chmod(0o755)
         keygen(self.dir / "host_key")
-        public = Path(f"{user_key}.pub").read_text().strip()
-        authorized = self.dir / "authorized_keys"
-        # HOME of its own: the session's shell reads no startup file of this machine's root
-        # (a ~/.bashrc that runs pyenv or the like would slow or block every command)
-        home = self.dir / "home"
-        home.mkdir(exist_ok=True)
-        authorized.write_text(
-            f'environment="PATH={self.bin}:/usr/bin:/bin",environment="HOME={home}" {public}\n'
-        )
-        authorized.chmod(0o600)
         host_public = " ".join((self.dir / "host_key.pub").read_text().split()[:2])
+        self.host_public = host_public
         self.known_host = f"[127.0.0.1]:{self.port} {host_public}\n"
         config = self.dir / "sshd_config"
         config.write_text(
             f"ListenAddress 127.0.0.1\nPort {self.port}\nHostKey {self.dir / 'host_key'}\n"
             f"PidFile {self.dir / 'sshd.pid'}\nAuthorizedKeysFile {authorized}\n"
             "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
-            "KbdInteractiveAuthentication no\nPermitUserEnvironment yes\nUsePAM no\n"
-            "StrictModes no\nMaxSessions 50\nMaxStartups 50\n"
+            "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n" + extra_config
         )
         Path("/run/sshd").mkdir(exist_ok=True)
         self.proc = subprocess.Popen(
@@ -101,6 +86,34 @@ class Sshd:
             for child in children:
                 with contextlib.suppress(psutil.NoSuchProcess):
                     child.kill()
+
+
+class Sshd(Server):
+    """A Server whose `user_key` (a path) is authorized with PATH=bin_dir first: `tools`
+    (name -> shell body) are the node's commands."""
+
+    def __init__(self, directory: Path, user_key: Path, tools: dict[str, str]):
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.bin = directory / "bin"
+        self.bin.mkdir(exist_ok=True)
+        for name, body in tools.items():
+            tool = self.bin / name
+            tool.write_text("#!/bin/sh\n" + body)
+            tool.chmod(0o755)
+        public = Path(f"{user_key}.pub").read_text().strip()
+        authorized = directory / "authorized_keys"
+        # HOME of its own: the session's shell reads no startup file of this machine's root
+        # (a ~/.bashrc that runs pyenv or the like would slow or block every command)
+        home = directory / "home"
+        home.mkdir(exist_ok=True)
+        authorized.write_text(
+            f'environment="PATH={self.bin}:/usr/bin:/bin",environment="HOME={home}" {public}\n'
+        )
+        authorized.chmod(0o600)
+        super().__init__(
+            directory, authorized, "PermitUserEnvironment yes\nMaxSessions 50\nMaxStartups 50\n"
+        )
 
 
 # --- node tools answering from a capture ----------------------------------------------------

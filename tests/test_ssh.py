@@ -4,36 +4,30 @@ authorized_keys entry); parsing and rules run on the 'monitoring' side."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
-import subprocess
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from tests import sshd_real
 from tests.plugin_runner import FIXTURES, run_plugin
 
-SSHD = "/usr/sbin/sshd"
 pytestmark = [
     pytest.mark.real,
     pytest.mark.skipif(
-        not (os.path.exists(SSHD) and shutil.which("ssh") and os.geteuid() == 0),
+        not sshd_real.available(),
         reason="needs root, openssh-server and openssh-client",
     ),
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+free_port = sshd_real.free_port
 
 
 # Fake node tools answer the plugins' exact commands from fixtures and behave like the real
-# tools otherwise: root's login shell (.bashrc) runs with this PATH too.
+# tools otherwise: the session's shell runs with this PATH (and a HOME of its own).
 NODE_TOOLS = {
     "cman_tool": 'case "$*" in\n'
     '  status) exec /bin/cat "{fx}/cman-tool-status_inquorate-activity-blocked.txt";;\n'
@@ -61,48 +55,17 @@ NODE_TOOLS = {
 
 
 class Sshd:
+    """A real sshd (tests/sshd_real.py) whose node tools print fixtures; keys of the test."""
+
     def __init__(self, directory: Path):
         self.dir = directory
-        self.port = free_port()
-        bin_dir = directory / "bin"
-        bin_dir.mkdir()
-        for name, body in NODE_TOOLS.items():
-            tool = bin_dir / name
-            tool.write_text("#!/bin/sh\n" + body.format(fx=FIXTURES))
-            tool.chmod(0o755)
-        for key in ("host_key", "user_key", "other_key"):
-            subprocess.run(
-                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(directory / key)],
-                check=True,
-            )
-        public = (directory / "user_key.pub").read_text().strip()
-        authorized = directory / "authorized_keys"
-        authorized.write_text(f'environment="PATH={bin_dir}:/usr/bin:/bin" {public}\n')
-        authorized.chmod(0o600)
-        host_public = " ".join((directory / "host_key.pub").read_text().split()[:2])
-        (directory / "known_hosts").write_text(f"[127.0.0.1]:{self.port} {host_public}\n")
+        for key in ("user_key", "other_key"):
+            sshd_real.keygen(directory / key)
+        tools = {name: body.format(fx=FIXTURES) for name, body in NODE_TOOLS.items()}
+        self.server = sshd_real.Sshd(directory / "server", directory / "user_key", tools)
+        self.port = self.server.port
+        (directory / "known_hosts").write_text(self.server.known_host)
         (directory / "empty_known_hosts").write_text("")
-        config = directory / "sshd_config"
-        config.write_text(
-            f"ListenAddress 127.0.0.1\nPort {self.port}\nHostKey {directory / 'host_key'}\n"
-            f"PidFile {directory / 'sshd.pid'}\nAuthorizedKeysFile {authorized}\n"
-            "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
-            "KbdInteractiveAuthentication no\nPermitUserEnvironment yes\nUsePAM no\n"
-            "StrictModes no\n"
-        )
-        Path("/run/sshd").mkdir(exist_ok=True)
-        self.proc = subprocess.Popen(
-            [SSHD, "-f", str(config), "-D", "-e"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.1)
-        raise RuntimeError("sshd did not start")
 
     def options(self, key="user_key", known_hosts="known_hosts") -> list[str]:
         return [
@@ -119,8 +82,7 @@ class Sshd:
         ]
 
     def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
+        self.server.stop()
 
 
 @pytest.fixture(scope="module")
