@@ -31,15 +31,6 @@ SSHD = "/usr/sbin/sshd"
 ITL_PLUGINS = Path("/usr/lib/nagios/plugins")
 NODE_NAME = "monitor-he.kvmcluster.test"
 API_USER, API_PASSWORD = "hE-test", "hE-secret-not-for-production"
-PLUGINS = (
-    "check_drbd",
-    "check_cluster",
-    "check_cluster_services",
-    "check_cluster_daemons",
-    "check_vm_alloc",
-    "check_cluster_lvm",
-    "kvmcluster",
-)
 SEED_NODES = ("node05.c01.cloud.agarik.com", "node06.c01.cloud.agarik.com")
 
 pytestmark = [
@@ -127,10 +118,10 @@ class Tree:
             self.mode = "venv"
             self.fixtures = FIXTURES
             self.captures = REPO / "examples" / "captures"
-            for plugin in PLUGINS:
-                (self.plugin_dir / plugin).symlink_to(venv_bin / plugin)
-            for plugin, module in ENTRY_POINTS.items():  # a script the venv gets at reinstall
-                if not (self.plugin_dir / plugin).exists() and not (venv_bin / plugin).exists():
+            for plugin, module in ENTRY_POINTS.items():
+                if (venv_bin / plugin).exists():
+                    (self.plugin_dir / plugin).symlink_to(venv_bin / plugin)
+                else:  # a script the venv gets at its next reinstall
                     wrapper = self.plugin_dir / plugin
                     wrapper.write_text(f'#!/bin/sh\nexec {venv_bin / "python"} -m {module} "$@"\n')
                     wrapper.chmod(0o755)
@@ -197,8 +188,7 @@ def make_certificates(certs: Path, name: str, ca: tuple[Path, Path]) -> None:
 def ssh_node(root: Path, tree: Tree) -> dict:
     """A real sshd on 127.0.0.1 whose 'node tools' print the split-brain capture."""
     directory = root / "sshd"
-    bin_dir = directory / "bin"
-    bin_dir.mkdir(parents=True)
+    directory.mkdir(parents=True)
     sb = lambda name: tree.cap("split-brain", name)  # noqa: E731
     inquorate = tree.fx("cman-tool-status_inquorate-activity-blocked.txt")
     tools = {
@@ -223,36 +213,15 @@ def ssh_node(root: Path, tree: Tree) -> dict:
         "lvmconfig": f'exec /bin/cat "{sb("lvmconfig.txt")}"\n',
         "lvs": "exit 0\n",  # the captures have no lvs: no LV to report
     }
-    for name, body in tools.items():
-        (bin_dir / name).write_text("#!/bin/sh\n" + body)
-        (bin_dir / name).chmod(0o755)
-    for key in ("host_key", "user_key"):
-        subprocess.run(
-            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(directory / key)],
-            check=True,
-        )
+    from tests import sshd_real
+
+    sshd_real.keygen(directory / "user_key")
     nagios = pwd.getpwnam("nagios")
     os.chown(directory / "user_key", nagios.pw_uid, nagios.pw_gid)
-    port = free_port()
-    public = (directory / "user_key.pub").read_text().strip()
-    authorized = directory / "authorized_keys"
-    authorized.write_text(f'environment="PATH={bin_dir}:/usr/bin:/bin" {public}\n')
-    host_public = " ".join((directory / "host_key.pub").read_text().split()[:2])
-    (directory / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_public}\n")
-    config = directory / "sshd_config"
-    config.write_text(
-        f"ListenAddress 127.0.0.1\nPort {port}\nHostKey {directory / 'host_key'}\n"
-        f"PidFile {directory / 'sshd.pid'}\nAuthorizedKeysFile {authorized}\n"
-        "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
-        "KbdInteractiveAuthentication no\nPermitUserEnvironment yes\nUsePAM no\n"
-        "StrictModes no\n"
-    )
+    server = sshd_real.Sshd(directory / "server", directory / "user_key", tools)
+    port, proc = server.port, server.proc
+    (directory / "known_hosts").write_text(server.known_host)
     directory.chmod(0o755)
-    Path("/run/sshd").mkdir(exist_ok=True)
-    proc = subprocess.Popen(
-        [SSHD, "-f", str(config), "-D", "-e"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    wait_port(port, proc, "sshd")
     options = [
         f"Port={port}",
         f"IdentityFile={directory / 'user_key'}",
