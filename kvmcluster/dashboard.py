@@ -189,15 +189,19 @@ def _reachable_panels(metric: Metric) -> list[tuple[dict, int, int]]:
 
 
 def _correlation_panels(metric: Metric) -> list[tuple[dict, int, int]]:
-    """kvmcluster_correlation_state: the findings not OK as a table (kind, items, state), and
-    the worst state per kind over time."""
+    """kvmcluster_correlation_state: the findings not OK as a table (kind, item, state and
+    the details of kvmcluster_correlation_info), and the worst state per kind over time."""
     table = _problem_table("Cluster findings not OK")
     table["description"] = (
         f"{metric.name} > 0: what only a view across nodes sees (split brain on both sides, a "
         "VM running twice, a split cluster, configuration drift); `kvmcluster status "
         "--cluster` prints each with what to do."
     )
-    table["targets"] = [_target(f"{metric.name} > 0", "", instant=True, table=True)]
+    details = (
+        f"({metric.name} > 0) * on(job, instance, kind, item) group_left(details) "
+        "kvmcluster_correlation_info"
+    )
+    table["targets"] = [_target(details, "", instant=True, table=True)]
     timeline = {
         "type": "state-timeline",
         "title": "Cluster findings by kind",
@@ -222,6 +226,7 @@ def _cluster_metric_panels(metric: Metric) -> list[tuple[dict, int, int]]:
 CLUSTER_PANELS = {
     "kvmcluster_node_reachable": _reachable_panels,
     "kvmcluster_correlation_state": _correlation_panels,
+    "kvmcluster_correlation_info": lambda metric: [],  # its details are in the findings table
 }
 CLUSTER_TITLE = "Cluster view"
 

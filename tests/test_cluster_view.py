@@ -237,8 +237,11 @@ def test_promtool_accepts_the_cluster_textfile(tmp_path):
     out.mkdir()
     run = status("--textfile", str(out), "--from", str(archive))
     assert run.returncode == 0, run.stderr
-    text = (out / "kvmcluster.prom").read_text()
+    # its own file (beside a node's own kvmcluster.prom), the view's families only
+    assert [p.name for p in out.iterdir()] == ["kvmcluster-cluster.prom"]
+    text = (out / "kvmcluster-cluster.prom").read_text()
     assert 'kvmcluster_node_reachable{node="node07"} 0' in text
+    assert "kvmcluster_area_state" not in text
     check = subprocess.run(
         ["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=60
     )

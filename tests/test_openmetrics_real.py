@@ -157,6 +157,9 @@ def test_promtool_test_rules():
     assert "SUCCESS" in run.stdout
 
 
+SPLIT_BRAIN_VIEW = '          kvmcluster_correlation_state{kind="drbd-split-brain"}'
+
+
 @needs_promtool
 @pytest.mark.parametrize(
     "old, new",
@@ -167,18 +170,20 @@ def test_promtool_test_rules():
         ("for: 30m", "for: 1m"),
         # the cluster view's rules (group kvmcluster-cluster) and the per-node ones they hold back
         (
-            'label_replace(kvmcluster_correlation_state{kind="drbd-split-brain"} == 2,\n'
-            '                        "item"',
-            'label_replace(kvmcluster_correlation_state{kind="drbd-split-brainx"} == 2,\n'
-            '                        "item"',
+            "unless on(cluster, item)\n" + SPLIT_BRAIN_VIEW,
+            "unless on(cluster, item)\n" + SPLIT_BRAIN_VIEW.replace("brain", "brainx"),
         ),
         (
-            "unless on(cluster, item)\n          label_replace(kvmcluster_correlation_state",
-            "unless on(item)\n          label_replace(kvmcluster_correlation_state",
+            "unless on(cluster, item)\n" + SPLIT_BRAIN_VIEW,
+            "unless on(item)\n" + SPLIT_BRAIN_VIEW,
         ),
         (
-            "max without (items) (\n            label_replace(kvmcluster_correlation_state",
+            "max without (item) (\n            label_replace(kvmcluster_correlation_state",
             "max without (cluster) (\n            label_replace(kvmcluster_correlation_state",
+        ),
+        (
+            'kvmcluster_correlation_info{kind=\\"drbd-split-brain\\"',
+            'kvmcluster_correlation_info{kind=\\"drbd-split-brainx\\"',
         ),
         ('"item", "vm:$1"', '"item", "vm-$1"'),
         ("for: 1h", "for: 50m"),
@@ -194,7 +199,8 @@ def test_promtool_test_rules():
         "misplaced-for",
         "split-brain-held-back",
         "held-back-per-cluster",
-        "split-brain-items-change",
+        "split-brain-labels",
+        "split-brain-details-now",
         "vm-twice-service-held-back",
         "drift-for",
         "unreachable",

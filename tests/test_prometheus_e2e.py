@@ -30,7 +30,7 @@ import pytest
 
 from kvmcluster import dashboard
 from kvmcluster.model.findings import printable
-from kvmcluster.output.openmetrics import CLUSTER_METRICS, METRICS
+from kvmcluster.output.openmetrics import CLUSTER_METRICS
 from tests.plugin_runner import FIXTURES, REPO, plugin_command
 from tests.test_openmetrics_real import free_port, get, query, start_node_exporter, stop, wait_for
 
@@ -69,12 +69,6 @@ def readme_scrape_config() -> str:
     return "\n".join(line[3:] for line in block.group(1).splitlines()) + "\n"
 
 
-def drop_regex(config: str) -> re.Pattern:
-    found = re.search(r"regex: '([^']+)'\n\s+action: drop", config)
-    assert found, config
-    return re.compile(found.group(1))
-
-
 def kvmcluster_textfile(captures: list[Path], directory: Path) -> None:
     """`kvmcluster status --from CAP [--from CAP] --textfile DIR`, the real command."""
     command = [*plugin_command("kvmcluster"), "status"]
@@ -84,7 +78,12 @@ def kvmcluster_textfile(captures: list[Path], directory: Path) -> None:
         [*command, "--textfile", str(directory)], capture_output=True, text=True, timeout=60
     )
     assert run.returncode == 0 and run.stdout == "", run.stdout + run.stderr
-    assert (directory / "kvmcluster.prom").exists()
+    assert (directory / textfile_name(captures)).exists()
+
+
+def textfile_name(captures: list[Path]) -> str:
+    """A node's own file, or the cluster view's (its own name: the two may share a DIR)."""
+    return "kvmcluster-cluster.prom" if len(captures) > 1 else "kvmcluster.prom"
 
 
 def write_all(pair: str, dirs: dict[str, Path]) -> None:
@@ -102,17 +101,6 @@ def alerts(port: int) -> list[dict]:
 
 def named(found: list[dict], name: str) -> list[dict]:
     return [a for a in found if a["labels"]["alertname"] == name]
-
-
-def test_the_readme_drop_list_is_the_metric_table():
-    """The scrape block drops every per-node family from the cluster view's file and keeps
-    the cluster view's own (so that a metric added to the table is dropped too)."""
-    regex = drop_regex(readme_scrape_config())
-    for metric in METRICS:
-        sample = metric.name + ("_total" if metric.type == "counter" else "")
-        assert regex.fullmatch(sample), sample
-    for metric in CLUSTER_METRICS:
-        assert not regex.fullmatch(metric.name), metric.name
 
 
 def test_from_the_readme_to_alerts_in_a_real_prometheus(workdir):
@@ -201,7 +189,7 @@ def test_from_the_readme_to_alerts_in_a_real_prometheus(workdir):
         deadline = time.monotonic() + 30
         while True:
             healthy = query(
-                port, 'kvmcluster_correlation_state{kind="drbd-pair",items="drbd0"} == 0'
+                port, 'kvmcluster_correlation_state{kind="drbd-pair",item="drbd0"} == 0'
             )
             after = alerts(port)
             left = [
@@ -263,18 +251,20 @@ def test_from_the_readme_to_alerts_in_a_real_prometheus(workdir):
     )
     assert "kvmcluster status --cluster" in alert["annotations"]["description"]
     assert "drbdadm connect --discard-my-data drbd0" in alert["annotations"]["description"]
-    # the finding's items in full, from the current series (a query in the annotation)
+    # the finding's details as they are now, from kvmcluster_correlation_info (a query in
+    # the annotation)
     assert (
-        "Seen: drbd0,VG volimages on drbd0,node05: Primary StandAlone, 400 MiB out of sync"
+        "Seen: VG volimages on drbd0; node05: Primary StandAlone, 400 MiB out of sync"
         in alert["annotations"]["description"]
     )
     # both nodes' own StandAlone drbd0 are in, and held back by the cluster view's alert
     assert len(standalone) == 2
     assert per_node == [], per_node
-    # the cluster view's file brings its own two metrics only (the README's drop list)
+    # the cluster view's file brings its own metrics only
     assert view_areas == []
     assert {s["metric"]["__name__"] for s in view_series} == {
         "kvmcluster_correlation_state",
+        "kvmcluster_correlation_info",
         "kvmcluster_node_reachable",
     }
     assert [(r["metric"]["job"], r["metric"]["instance"]) for r in view_age] == [
@@ -361,8 +351,14 @@ def pair_text(captures: list[Path], fmt: str = "openmetrics") -> str:
 
 
 def correlation_labels(text: str, kind: str) -> list[str]:
-    """The items label of every kvmcluster_correlation_state series of that kind."""
-    line = rf'^kvmcluster_correlation_state\{{kind="{kind}",items="(.*)"\}} \d$'
+    """The item label of every kvmcluster_correlation_state series of that kind."""
+    line = rf'^kvmcluster_correlation_state\{{kind="{kind}",item="(.*)"\}} \d$'
+    return re.findall(line, text, re.M)
+
+
+def correlation_details(text: str, kind: str) -> list[tuple[str, str]]:
+    """(item, details) of every kvmcluster_correlation_info series of that kind."""
+    line = rf'^kvmcluster_correlation_info\{{kind="{kind}",item="(.*)",details="(.*)"\}} 1$'
     return re.findall(line, text, re.M)
 
 
@@ -378,7 +374,7 @@ def test_promtool_check_metrics_on_every_cluster_pair(pair, workdir):
     directory = workdir / "textfile-p22"
     directory.mkdir()
     kvmcluster_textfile(captures, directory)
-    text = (directory / "kvmcluster.prom").read_text()
+    text = (directory / "kvmcluster-cluster.prom").read_text()
     run = subprocess.run(
         [PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60
     )
@@ -386,48 +382,45 @@ def test_promtool_check_metrics_on_every_cluster_pair(pair, workdir):
     for metric in CLUSTER_METRICS:
         assert f"# HELP {metric.name} " in text and f"# TYPE {metric.name} gauge" in text
     if pair == "hostile":
-        (items,) = correlation_labels(text, "vm-active-twice")
-        assert items.startswith(f'VM {HOSTILE_VM}\\"}}\\\\n# EOF\\\\,'), items
+        (item,) = correlation_labels(text, "vm-active-twice")
+        assert item == f'VM {HOSTILE_VM}\\"}}\\\\n# EOF\\\\', item
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kvmcluster_correlation_state's items label carries figures that change while the "
-    "finding lasts (`400 MiB out of sync`, then `410 MiB`): every change is a new series; "
-    "render_cluster in output/openmetrics.py (V17's until 12:00) — alerts.yml drops items",
-)
 def test_a_cluster_finding_keeps_its_series_while_its_figures_change(workdir):
+    """The state's labels are the kind and the first item: a figure that changes while the
+    finding lasts (10 MiB more out of sync) changes only the details of the info series."""
     captures = copy_pair("drbd-split-brain", workdir)
-    before = correlation_labels(pair_text(captures), "drbd-split-brain")
+    text = pair_text(captures)
+    before, details_before = (
+        correlation_labels(text, "drbd-split-brain"),
+        correlation_details(text, "drbd-split-brain"),
+    )
     proc = captures[0] / "proc-drbd.txt"  # node05 writes 10 MiB more on its side
     proc.write_text(proc.read_text().replace("oos:409600", "oos:419840", 1))
-    after = correlation_labels(pair_text(captures), "drbd-split-brain")
-    assert len(before) == 1 and len(after) == 1
-    assert before == after
+    text = pair_text(captures)
+    after, details_after = (
+        correlation_labels(text, "drbd-split-brain"),
+        correlation_details(text, "drbd-split-brain"),
+    )
+    assert before == after == ["drbd0"]
+    assert "400 MiB out of sync" in details_before[0][1]
+    assert "410 MiB out of sync" in details_after[0][1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the items label joins the finding's items with commas while the items hold commas "
-    "themselves (`node05: Primary StandAlone, 400 MiB out of sync ...`): not split back "
-    "unambiguously; render_cluster in output/openmetrics.py (V17's until 12:00)",
-)
-def test_the_items_label_gives_back_the_findings_items(workdir):
+def test_the_item_and_details_labels_give_back_the_findings_items(workdir):
     captures = copy_pair("drbd-split-brain", workdir)
     document = json.loads(pair_text(captures, "json"))
     (finding,) = [c for c in document["correlations"] if c["kind"] == "drbd-split-brain"]
-    (items,) = correlation_labels(pair_text(captures), "drbd-split-brain")
-    assert items.split(",") == finding["items"]
+    text = pair_text(captures)
+    assert correlation_labels(text, "drbd-split-brain") == [finding["items"][0]]
+    assert correlation_details(text, "drbd-split-brain") == [
+        (finding["items"][0], "; ".join(finding["items"][1:]))
+    ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="status --cluster --textfile DIR writes kvmcluster.prom as a node's own status "
-    "--textfile does, with every node's series: in one DIR the two overwrite each other "
-    "(and as two files node_exporter drops the series both hold); view/run.py and "
-    "textfile.py (V17's until 12:00) — the README runs the view with a directory of its own",
-)
 def test_the_cluster_view_and_a_nodes_own_file_share_a_textfile_directory(workdir):
+    """The view writes kvmcluster-cluster.prom with its own families only: beside the node's
+    kvmcluster.prom in one directory, node_exporter serves both without a duplicate."""
     directory = workdir / "textfile-p22-shared"
     directory.mkdir()
     pair = PAIRS / "drbd-split-brain"
@@ -508,12 +501,10 @@ def test_prometheus_reads_the_cluster_views_openmetrics_of_a_hostile_pair(workdi
         server.shutdown()
         server.server_close()
     name = printable(HOSTILE_VM + '"}\n# EOF\\')
-    assert [s["metric"]["items"] for s in series] == [
-        f"VM {name},runs on node05,runs on node06,the cluster owns the copy on node05"
-    ]
+    assert [s["metric"]["item"] for s in series] == [f"VM {name}"]
     assert [(a["state"], a["labels"]["vm"]) for a in twice] == [("pending", name)]
     assert f"virsh destroy {name}" in twice[0]["annotations"]["description"]
-    assert f"Seen: VM {name},runs on node05," in twice[0]["annotations"]["description"]
+    assert "Seen: runs on node05; runs on node06;" in twice[0]["annotations"]["description"]
 
 
 def test_the_rules_select_kinds_the_cluster_view_writes(workdir):
@@ -562,6 +553,6 @@ def test_the_documented_cluster_view_command_runs(where, workdir):
         command.append(word)
     run = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0 and run.stdout == "", run.stdout + run.stderr
-    text = (directory / "kvmcluster.prom").read_text()
+    text = (directory / "kvmcluster-cluster.prom").read_text()
     assert 'kvmcluster_node_reachable{node="node05"} 0' in text.splitlines()
     assert 'kvmcluster_node_reachable{node="node06"} 0' in text.splitlines()

@@ -31,6 +31,9 @@ CONTENT_TYPES = {
     "prometheus": "text/plain; version=0.0.4; charset=utf-8",
 }
 TEXTFILE_NAME = "kvmcluster.prom"
+# the cluster view's file (`status --cluster --textfile`): its own families only, so that it
+# may share a directory with the node's own file
+CLUSTER_TEXTFILE_NAME = "kvmcluster-cluster.prom"
 
 
 @dataclass(frozen=True)
@@ -374,8 +377,14 @@ CLUSTER_METRICS: tuple[Metric, ...] = (
     Metric(
         "kvmcluster_correlation_state",
         "gauge",
-        f"State of one cluster finding (seen only across nodes), by kind and the items it "
-        f"names: {STATE_HELP}.",
+        f"State of one cluster finding (seen only across nodes), by kind and its first item "
+        f"(the resource, VM NAME or file; stable while the finding lasts): {STATE_HELP}.",
+    ),
+    Metric(
+        "kvmcluster_correlation_info",
+        "gauge",
+        "Always 1: the details of a cluster finding (its other items, `; `-separated, with the "
+        "figures that change while it lasts), by kind and item as kvmcluster_correlation_state.",
     ),
 )
 BY_NAME = {m.name: m for m in METRICS}
@@ -628,17 +637,24 @@ def render(
 
 
 def render_cluster(
-    readings, correlations, dialect: str = "openmetrics", timestamp: float | None = None
+    readings,
+    correlations,
+    dialect: str = "openmetrics",
+    timestamp: float | None = None,
+    with_nodes: bool = True,
 ) -> str:
-    """The cluster view's exposition: every node read (as render_nodes), whether each node
-    could be read, and each cluster finding by kind and items (comma-separated)."""
+    """The cluster view's exposition: every node read (as render_nodes; not `with_nodes`:
+    the textfile, beside each node's own), whether each node could be read, and each cluster
+    finding by kind and its first item, its other items in kvmcluster_correlation_info."""
     cluster: list[tuple[str, dict[str, str], float]] = []
     for reading in readings:
         cluster.append(
             ("kvmcluster_node_reachable", {"node": reading.name}, 1 if reading.reachable else 0)
         )
     for finding in correlations:
-        labels = {"kind": finding.kind, "items": ",".join(finding.items)}
+        labels = {"kind": finding.kind, "item": finding.items[0] if finding.items else ""}
         cluster.append(("kvmcluster_correlation_state", labels, int(finding.state)))
-    nodes = [(r.name, r.areas) for r in readings if r.reachable]
+        details = {**labels, "details": "; ".join(finding.items[1:])}
+        cluster.append(("kvmcluster_correlation_info", details, 1))
+    nodes = [(r.name, r.areas) for r in readings if r.reachable] if with_nodes else []
     return render_nodes(nodes, dialect, timestamp, cluster)

@@ -71,12 +71,12 @@ def run(args, live=None) -> int:
             if fmt == "openmetrics" or textfile:
                 from kvmcluster.output.openmetrics import render_cluster
 
-                if textfile:
+                if textfile:  # beside each node's own kvmcluster.prom: the view's families only
+                    from kvmcluster.output.openmetrics import CLUSTER_TEXTFILE_NAME
                     from kvmcluster.textfile import write_textfile
 
-                    write_textfile(
-                        textfile, render_cluster(readings, correlations, "prometheus", started)
-                    )
+                    text = render_cluster(readings, correlations, "prometheus", started, False)
+                    write_textfile(textfile, text, CLUSTER_TEXTFILE_NAME)
                 else:
                     sys.stdout.write(render_cluster(readings, correlations, "openmetrics", started))
             elif fmt == "json":
