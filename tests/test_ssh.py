@@ -62,7 +62,7 @@ class Sshd:
         for key in ("user_key", "other_key"):
             sshd_real.keygen(directory / key)
         tools = {name: body.format(fx=FIXTURES) for name, body in NODE_TOOLS.items()}
-        self.server = sshd_real.Sshd(directory / "server", directory / "user_key", tools)
+        self.server = sshd_real.Sshd(directory, directory / "user_key", tools)  # bin/, host_key
         self.port = self.server.port
         (directory / "known_hosts").write_text(self.server.known_host)
         (directory / "empty_known_hosts").write_text("")
