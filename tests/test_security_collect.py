@@ -235,12 +235,14 @@ def node(tmp_path_factory):
         "cibadmin": f'[ "$*" = "-Q" ] && exec /bin/cat "{files}/cib.xml"\nexit 1\n',
         "ps": f'exec /bin/cat "{files}/ps.txt"\n',
     }
-    for name, body in tools.items():
-        path = server.dir / "bin" / name
-        path.write_text("#!/bin/sh\n" + body)
-        path.chmod(0o755)
-    yield server, base
-    server.stop()
+    try:
+        for name, body in tools.items():
+            path = server.dir / "bin" / name
+            path.write_text("#!/bin/sh\n" + body)
+            path.chmod(0o755)
+        yield server, base
+    finally:  # its sshd is stopped even when the set-up above fails
+        server.stop()
 
 
 def run_collect(server, output: Path, *extra: str) -> subprocess.CompletedProcess:
