@@ -60,12 +60,10 @@ def build_parser():
 def perf_label(text: str) -> str:
     """A perfdata label from a node's name (data from a capture): escaped, no `|`, quoted
     when it holds a space, `=` or a quote (a quote doubled, as the plugin guidelines say)."""
-    from kvmcluster.model.findings import printable
+    from kvmcluster.output.perfdata import label_text
 
-    label = printable(text).replace("|", "/")
-    if any(ch in label for ch in " ='"):
-        return "'" + label.replace("'", "''") + "'"
-    return label
+    label = label_text(text)
+    return f"'{label}'" if any(ch in label for ch in " ='") else label
 
 
 def perfdata(readings) -> str:

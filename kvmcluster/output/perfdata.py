@@ -20,10 +20,11 @@ _TAILS: dict[tuple, str] = {}
 def quote_label(label: str) -> str:
     """A plain label as it is; any other quoted, Monitoring Plugins style: control characters
     escaped (see printable), a quote doubled, '|' (the start of perfdata) as '/'."""
-    return label if _PLAIN_LABEL.match(label) else f"'{_quoted_text(label)}'"
+    return label if _PLAIN_LABEL.match(label) else f"'{label_text(label)}'"
 
 
-def _quoted_text(label: str) -> str:
+def label_text(label: str) -> str:
+    """A label's text inside its quotes: escaped (printable), a quote doubled, `|` as `/`."""
     return printable(label).replace("'", "''").replace("|", "/")
 
 
@@ -38,7 +39,7 @@ def row_text(row: PerfRow) -> str:
     plain, quoted = row.columns.rendered or _templates(row.columns)
     if _PLAIN_LABEL.match(row.item):
         return plain.format(row.item, *row.values)
-    return quoted.format(_quoted_text(row.item), *row.values)
+    return quoted.format(label_text(row.item), *row.values)
 
 
 def perfdata_text(perfdata: Iterable[Perf | PerfRow]) -> str:

@@ -41,11 +41,13 @@ def _text(cap, file_name: str) -> str | None:
 
 
 def _stack(cap) -> str:
-    if cap.file(c.CMAN_STATUS) or cap.file(c.CLUSTAT) or cap.file(c.CLUSTER_CONF):
-        return "cman"
-    if cap.file(c.CRM_MON) or cap.file(c.CIB) or cap.file(c.QUORUMTOOL):
-        return "pacemaker"
-    return ""
+    """The one stack detector (sources.cluster.detect_stack) on the capture's node, as status
+    asks it: "cman", "pacemaker" (votequorum alone counts as Pacemaker's) or ""."""
+    from kvmcluster.sources.cluster import detect_stack
+    from kvmcluster.status import _capture_node
+
+    stack = detect_stack(_capture_node(cap, None)) or ""
+    return "pacemaker" if stack == "corosync" else stack
 
 
 # --- DRBD ---------------------------------------------------------------------------------
